@@ -1,0 +1,132 @@
+/* base: clock (real or virtual) and its timers, system log, files, random bytes, text helpers,
+ * and the worker pool. Everything above base reads time only through clock_now_ms() and
+ * clock_mono_ms(), and writes operator messages only through log_msg().
+ *
+ * Thread rules: clock_now_ms(), clock_mono_ms(), log_msg() and the text helpers are
+ * thread-safe. Timers, clock_advance() and the worker pool's completions belong to the loop
+ * thread. */
+#ifndef KONN_BASE_H
+#define KONN_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- clock ------------------------------------------------------------------------------ */
+
+enum clock_mode {
+    CLOCK_MODE_REAL,
+    CLOCK_MODE_VIRTUAL, /* real time plus an offset that only ever grows (clock_advance) */
+    CLOCK_MODE_MAX
+};
+
+const char *clock_mode_to_string(enum clock_mode mode);
+int clock_mode_from_string(const char *s, enum clock_mode *ret_mode);
+
+/* Selects the process-wide clock source. Call once, before any thread starts. */
+void clock_init(enum clock_mode mode);
+enum clock_mode clock_mode_get(void);
+
+/* Wall time in ms since the Unix epoch (virtual offset included). Thread-safe. */
+int64_t clock_now_ms(void);
+/* Monotonic ms for intervals and deadlines (virtual offset included). Thread-safe. */
+int64_t clock_mono_ms(void);
+/* Real monotonic ms, never advanced: only for watchdogs that measure the process itself. */
+int64_t clock_real_mono_ms(void);
+/* Total ms the virtual clock has been advanced. */
+int64_t clock_offset_ms(void);
+
+/* Formats a wall time as RFC 3339 UTC with milliseconds ("2026-11-29T08:51:17.123Z").
+ * buf must hold at least 32 bytes. Returns buf. */
+char *clock_format_iso(int64_t wall_ms, char *buf, size_t size);
+
+/* Timers run on the loop given to clock_attach(); their deadlines are on clock_mono_ms(), so
+ * advancing the virtual clock fires every timer that falls due, in deadline order, with the
+ * clock stepped to each deadline as it fires. */
+struct clock_timer;
+typedef void (*clock_timer_fn)(void *arg);
+
+int clock_attach(struct event_base *base);
+void clock_detach(void);
+struct clock_timer *clock_timer_new(clock_timer_fn fn, void *arg);
+/* (Re)arms a one-shot timer delay_ms from now; a periodic timer re-arms from its callback. */
+void clock_timer_start(struct clock_timer *t, int64_t delay_ms);
+void clock_timer_stop(struct clock_timer *t);
+bool clock_timer_is_pending(const struct clock_timer *t);
+struct clock_timer *clock_timer_free(struct clock_timer *t);
+
+/* Virtual clock only (-EPERM on the real one; -EINVAL for ms < 0). Loop thread. */
+int clock_advance(int64_t ms);
+
+/* Parses "90", "90s", "15m", "2h", "10d" (seconds when no unit) into ms. -EINVAL if bad. */
+int duration_parse_ms(const char *s, int64_t *ret_ms);
+
+/* ---- system log ------------------------------------------------------------------------- */
+
+enum log_level {
+    LOG_LEVEL_DEBUG,
+    LOG_LEVEL_INFO,
+    LOG_LEVEL_WARNING,
+    LOG_LEVEL_ERROR,
+    LOG_LEVEL_FATAL,
+    LOG_LEVEL_MAX
+};
+
+const char *log_level_to_string(enum log_level level);
+int log_level_from_string(const char *s, enum log_level *ret_level);
+void log_level_set(enum log_level min_level);
+enum log_level log_level_get(void);
+
+/* Writes one line to stderr: time, level, message. Thread-safe. */
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs the message with ": <strerror(-r)>" appended and returns r (a negative errno). */
+int log_errno(enum log_level level, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- files ------------------------------------------------------------------------------ */
+
+/* Creates a directory and its parents with the given mode; existing ones are fine. */
+int fs_mkdir_p(const char *path, unsigned mode);
+/* Writes a file atomically: temp file, fsync, rename, fsync of the directory. */
+int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* Reads a whole file of at most max_len bytes into a NUL-terminated heap buffer. */
+int fs_read_all(const char *path, size_t max_len, char **ret_data, size_t *ret_len);
+bool fs_exists(const char *path);
+/* Joins dir and name into a heap string. NULL on allocation failure. */
+char *fs_path_join(const char *dir, const char *name);
+
+/* ---- random bytes and text -------------------------------------------------------------- */
+
+/* Cryptographically strong random bytes (OpenSSL). -EIO if the generator fails. */
+int rand_bytes(void *buf, size_t len);
+/* A random password of len characters from an unambiguous alphabet; buf holds len + 1. */
+int rand_password(char *buf, size_t len);
+
+/* Lower-case hex of len bytes; out holds 2 * len + 1. */
+void hex_encode(const void *data, size_t len, char *out);
+/* Compares two byte strings in constant time. */
+bool mem_equal_ct(const void *a, const void *b, size_t len);
+/* Copies src into dst of size bytes, always terminating; -ENAMETOOLONG if cut. */
+int str_copy(char *dst, size_t size, const char *src);
+/* Parses a whole decimal int64; -EINVAL on junk, -ERANGE outside the type. */
+int str_to_int64(const char *s, int64_t *ret_value);
+
+/* ---- worker pool ------------------------------------------------------------------------ */
+
+/* A small pool for CPU-heavy work (password hashing, later document crypto). work() runs on
+ * a worker thread and must touch nothing but its argument; done() then runs on the loop. */
+struct worker_pool;
+typedef void (*worker_fn)(void *arg);
+
+struct worker_pool *worker_pool_new(struct event_base *base, unsigned threads);
+/* Stops the threads after the queued work ran; pending done() callbacks still run. */
+struct worker_pool *worker_pool_free(struct worker_pool *pool);
+/* On 0, done(arg) runs exactly once on the loop; on error, neither callback runs. */
+int worker_pool_submit(struct worker_pool *pool, worker_fn work, worker_fn done, void *arg);
+
+#endif

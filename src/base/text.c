@@ -1,0 +1,89 @@
+/* text: random bytes and passwords, hex, constant-time compare, bounded string helpers. */
+#include "base/base.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+int rand_bytes(void *buf, size_t len)
+{
+    if (len > INT_MAX)
+        return -EINVAL;
+    return RAND_bytes(buf, (int)len) == 1 ? 0 : -EIO;
+}
+
+int rand_password(char *buf, size_t len)
+{
+    /* No 0/O, 1/l/I: the initial password is read off a screen and typed. 56 symbols give
+     * 5.8 bits each; 20 characters are over 116 bits. */
+    static const char alphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    const size_t n = sizeof(alphabet) - 1;
+    unsigned char r;
+
+    for (size_t i = 0; i < len; i++) {
+        /* Rejection sampling keeps every symbol equally likely. */
+        do {
+            if (rand_bytes(&r, 1) < 0)
+                return -EIO;
+        } while (r >= 256 - (256 % n));
+        buf[i] = alphabet[r % n];
+    }
+    buf[len] = '\0';
+    return 0;
+}
+
+void hex_encode(const void *data, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = data;
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 0x0f];
+    }
+    out[2 * len] = '\0';
+}
+
+bool mem_equal_ct(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int str_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (size == 0)
+        return -ENAMETOOLONG;
+    if (n >= size) {
+        memcpy(dst, src, size - 1);
+        dst[size - 1] = '\0';
+        return -ENAMETOOLONG;
+    }
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+int str_to_int64(const char *s, int64_t *ret_value)
+{
+    char *end = NULL;
+    long long v;
+
+    if (!s || !*s)
+        return -EINVAL;
+    /* strtoll accepts leading blanks; a setting value must be exactly a number. */
+    if (*s == ' ' || *s == '\t' || *s == '\n')
+        return -EINVAL;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno == ERANGE)
+        return -ERANGE;
+    if (end == s || *end != '\0')
+        return -EINVAL;
+    *ret_value = (int64_t)v;
+    return 0;
+}

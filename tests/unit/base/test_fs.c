@@ -1,0 +1,69 @@
+/* Unit tests for the file helpers. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+
+static void atomic_write_replaces_content_with_mode(void **state)
+{
+    char dir[] = "/tmp/konn-fs-XXXXXX";
+    char *path, *data = NULL;
+    size_t len = 0;
+    struct stat st;
+
+    assert_non_null(mkdtemp(dir));
+    path = fs_path_join(dir, "secret");
+    assert_int_equal(fs_write_atomic(path, "one", 3, 0600), 0);
+    assert_int_equal(fs_write_atomic(path, "second", 6, 0600), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(fs_read_all(path, 1024, &data, &len), 0);
+    assert_int_equal(len, 6);
+    assert_string_equal(data, "second");
+    free(data);
+    assert_int_equal(fs_read_all(path, 3, &data, &len), -EFBIG);
+    unlink(path);
+    free(path);
+    rmdir(dir);
+}
+
+static void mkdir_p_creates_parents_and_accepts_existing(void **state)
+{
+    char dir[] = "/tmp/konn-fs-XXXXXX";
+    char *deep;
+
+    assert_non_null(mkdtemp(dir));
+    deep = fs_path_join(dir, "a/b/c");
+    assert_int_equal(fs_mkdir_p(deep, 0700), 0);
+    assert_true(fs_exists(deep));
+    assert_int_equal(fs_mkdir_p(deep, 0700), 0);
+    free(deep);
+}
+
+static void read_of_missing_file_is_enoent(void **state)
+{
+    char *data = NULL;
+    size_t len = 0;
+
+    assert_int_equal(fs_read_all("/nonexistent/konn/file", 10, &data, &len), -ENOENT);
+    assert_null(data);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(atomic_write_replaces_content_with_mode),
+        cmocka_unit_test(mkdir_p_creates_parents_and_accepts_existing),
+        cmocka_unit_test(read_of_missing_file_is_enoent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,171 @@
+/* konctl: declarations shared by the files of the command-line tool. konctl is a client of the
+ * management API (docs/management-api.md) and includes nothing from src/: it talks JSON over
+ * HTTPS through libcurl and jansson.
+ *
+ *  - konctl_exit: the process exit codes, one per kind of outcome (docs/konctl.md).
+ *  - struct konctl: the parsed command line and the session with the daemon (session.c).
+ *  - args_*: parsing of a command's own arguments (args.c, pure, unit-tested).
+ *  - report_*: turning a failed request into "konctl: ..." lines and an exit code (report.c,
+ *    pure, unit-tested).
+ *  - cmd_*: one entry point per top-level command (cmd_*.c).
+ *
+ * Single-threaded. Strings called "borrowed" point into argv or the environment and live as
+ * long as the process. */
+#ifndef KONCTL_H
+#define KONCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+struct http_client;
+struct http_result;
+
+#ifndef KONN_VERSION
+#define KONN_VERSION "unknown"
+#endif
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- exit codes ------------------------------------------------------------------------- */
+
+enum konctl_exit {
+    KONCTL_EXIT_OK = 0,
+    KONCTL_EXIT_ERROR = 1,       /* anything not listed below */
+    KONCTL_EXIT_USAGE = 2,       /* bad command line, no password, unreadable file */
+    KONCTL_EXIT_UNREACHABLE = 3, /* refused, timed out, TLS failure, closed without answer */
+    KONCTL_EXIT_AUTH = 4,        /* 401: bad credentials or account locked */
+    KONCTL_EXIT_REFUSED = 5,     /* 400 (and 413): the daemon refused a value */
+    KONCTL_EXIT_FORBIDDEN = 6,   /* 403: the role may not do this */
+    KONCTL_EXIT_NOT_FOUND = 7,   /* 404 */
+    KONCTL_EXIT_CONFLICT = 8,    /* 409: conflict or critical state */
+    KONCTL_EXIT_MAX
+};
+
+/* ---- the session ------------------------------------------------------------------------ */
+
+/* Defaults of the command line. */
+#define KONCTL_DEFAULT_URL "https://127.0.0.1:8443"
+#define KONCTL_DEFAULT_USER "admin"
+
+/* Request timeouts in ms: connect (TCP and TLS handshake) and the whole request. */
+#define KONCTL_CONNECT_TIMEOUT_MS 5000
+#define KONCTL_REQUEST_TIMEOUT_MS 30000
+
+struct konctl {
+    const char *url;      /* borrowed; normalised copy lives in the http client */
+    const char *user;     /* borrowed */
+    const char *password; /* borrowed from argv/env, or password_owned; NULL until resolved */
+    char *password_owned; /* read from KONCTL_PASSWORD_FILE or the terminal; wiped on free */
+    const char *cacert;   /* borrowed; NULL for the system trust store */
+    bool insecure;        /* skip certificate and host name verification */
+    bool json;            /* print the API's JSON instead of human text */
+    bool color;           /* ANSI colour on stdout, resolved from --color */
+    long timeout_ms;      /* request timeout, KONCTL_REQUEST_TIMEOUT_MS unless a command widens it */
+    struct http_client *http; /* created by the first konctl_call() */
+};
+
+/* Sends one request and reports a failure. path starts with "/" and is already escaped; body
+ * is borrowed and may be NULL. On success returns KONCTL_EXIT_OK and sets *ret_answer to the
+ * parsed answer (owned by the caller, NULL if the answer was empty). On failure prints
+ * "konctl: ..." and hints to stderr and returns the exit code; *ret_answer is untouched. The
+ * first call resolves the password (flag, env, file, terminal prompt). */
+int konctl_call(struct konctl *k, const char *method, const char *path, const json_t *body,
+                json_t **ret_answer);
+
+/* Prints answer for --json (pretty, sorted keys). Returns an exit code. */
+int konctl_print_json(const json_t *answer);
+
+/* Releases the session's resources (not the struct, which main keeps on the stack). */
+void konctl_done(struct konctl *k);
+
+/* Prints "konctl: <message>" to stderr. */
+void konctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- command arguments (args.c) --------------------------------------------------------- */
+
+/* Positional arguments a command may take. */
+#define ARGS_POS_MAX 8
+
+/* One option of a command, written as --name VALUE, --name=VALUE or (flags) --name. */
+struct args_opt {
+    const char *name;  /* without the dashes */
+    bool takes_value;
+    const char *value; /* out: the value (borrowed), "" for a flag given; NULL if absent */
+};
+
+struct args {
+    const char *pos[ARGS_POS_MAX]; /* borrowed from argv */
+    size_t n_pos;
+    bool help; /* -h or --help was given */
+    bool json; /* --json was given after the command */
+};
+
+/* Parses argv[1..argc) of one command (argv[0] is the command word). Every command knows -h,
+ * --help and --json. "--" ends the options; "-" and words like "-5" are positional, so that a
+ * negative value needs no "--". A repeated option keeps its last value. Returns 0, or -EINVAL
+ * with a message in err (unknown option, missing value, too many positional arguments). */
+int args_parse(int argc, char **argv, struct args_opt *opts, size_t n_opts, struct args *ret,
+               char *err, size_t err_size);
+
+/* Splits "NAME" or "NAME(ID)" (as in EC_CardTerminal_Not_Available(ct1)) into name and
+ * instance ("" when none). NAME is 1 to 127 of A-Z a-z 0-9 _; ID is 1 to 127 characters other
+ * than "(", ")" and control characters. Returns 0, -EINVAL for bad syntax, -ENAMETOOLONG. */
+int args_condition_parse(const char *arg, char *name, size_t name_size, char *instance,
+                         size_t instance_size);
+
+/* Checks a duration for POST /control/v1/clock/advance before it is passed on unchanged:
+ * digits with an optional unit s, m, h or d (plain number = seconds), whose length in ms fits
+ * an int64. Returns 0, -EINVAL for bad syntax, -ERANGE for too long. */
+int args_duration_check(const char *s);
+
+/* Parses a whole unsigned decimal number no larger than max. Returns 0, -EINVAL, -ERANGE. */
+int args_uint_parse(const char *s, uint64_t max, uint64_t *ret_value);
+
+/* Maps "local", "remote", "super" (any case) to the full role names of TIP1-A_4810; any other
+ * text is returned unchanged for the daemon to judge. */
+const char *args_role_expand(const char *role);
+
+/* ---- reporting failures (report.c) ------------------------------------------------------ */
+
+/* The exit code for an HTTP status (2xx gives KONCTL_EXIT_OK). */
+int report_exit_from_status(long status);
+
+/* The exit code for a finished request: transport failure or HTTP status. */
+int report_exit_code(const struct http_result *res);
+
+/* Prints the failure of a request to f: "konctl: <message>" with the server's message when it
+ * sent one, then "hint: ..." lines where they help. url is the daemon's URL, for messages.
+ * Returns the exit code (report_exit_code). */
+int report_failure(FILE *f, const struct http_result *res, const char *url);
+
+/* ---- commands (cmd_*.c) ----------------------------------------------------------------- */
+
+/* Each runs one top-level command: argv[0] is the command word. Returns an exit code. */
+int cmd_status(struct konctl *k, int argc, char **argv);
+int cmd_leds(struct konctl *k, int argc, char **argv);
+int cmd_events(struct konctl *k, int argc, char **argv);
+int cmd_ec(struct konctl *k, int argc, char **argv);
+int cmd_settings(struct konctl *k, int argc, char **argv);
+int cmd_users(struct konctl *k, int argc, char **argv);
+int cmd_clock(struct konctl *k, int argc, char **argv);
+int cmd_vpn(struct konctl *k, int argc, char **argv);
+int cmd_fault(struct konctl *k, int argc, char **argv);
+
+/* Parses a command's arguments and handles the common cases: prints usage and returns
+ * KONCTL_EXIT_OK into *ret_exit for --help, reports a usage error (exit 2) for bad arguments
+ * or a positional count outside [min_pos, max_pos], and ORs --json into k. Returns true when
+ * the command should go on. usage is the command's help text. */
+bool cmd_args(struct konctl *k, int argc, char **argv, struct args_opt *opts, size_t n_opts,
+              size_t min_pos, size_t max_pos, const char *usage, struct args *ret,
+              int *ret_exit);
+
+/* Dispatches to a subcommand: finds argv[1] in names (argv[1] absent: dflt, if not NULL) and
+ * returns its index, or -1 after printing usage (exit code in *ret_exit: 0 for --help, else 2). */
+int cmd_pick(int argc, char **argv, const char *const *names, size_t n_names, const char *dflt,
+             const char *usage, int *ret_exit);
+
+#endif
