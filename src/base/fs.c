@@ -36,7 +36,7 @@ int fs_mkdir_p(const char *path, unsigned mode)
 
     if (!copy)
         return -ENOMEM;
-    for (char *p = copy + 1; ; p++) {
+    for (char *p = copy + 1;; p++) {
         if (*p == '/' || *p == '\0') {
             char saved = *p;
 

@@ -43,8 +43,7 @@ struct evt_bus {
 
 static const char *const type_names[EVT_TYPE_MAX] = {"Operation", "Security", "Infrastructure",
                                                      "Business", "Other"};
-static const char *const severity_names[EVT_SEVERITY_MAX] = {"Info", "Warning", "Error",
-                                                             "Fatal"};
+static const char *const severity_names[EVT_SEVERITY_MAX] = {"Info", "Warning", "Error", "Fatal"};
 
 const char *evt_type_to_string(enum evt_type type)
 {
@@ -254,7 +253,8 @@ size_t evt_bus_history(const struct evt_bus *bus, uint64_t since_seq,
                        void (*fn)(const struct evt_event *ev, void *arg), void *arg)
 {
     size_t seen = 0;
-    size_t start = (bus->ring_next + bus->ring_size - bus->ring_used) % (bus->ring_size ? bus->ring_size : 1);
+    size_t start =
+        (bus->ring_next + bus->ring_size - bus->ring_used) % (bus->ring_size ? bus->ring_size : 1);
 
     for (size_t i = 0; i < bus->ring_used; i++) {
         const struct kept_event *k = &bus->ring[(start + i) % bus->ring_size];

@@ -17,6 +17,8 @@
 
 #include "events/events.h"
 
+struct event_base;
+
 /* ---- error conditions (TAB_KON_503) ----------------------------------------------------- */
 
 /* In table order (digest section 2.3). */
@@ -60,8 +62,8 @@ enum ec_id {
 
 /* Who may end a condition besides the detector seeing the situation end. */
 enum ec_reset {
-    EC_RESET_SITUATION,       /* only the detector clears it when the situation ends */
-    EC_RESET_ADMIN_ONLY,      /* only an administrator clears it (EC_LOG_OVERFLOW, ...) */
+    EC_RESET_SITUATION,          /* only the detector clears it when the situation ends */
+    EC_RESET_ADMIN_ONLY,         /* only an administrator clears it (EC_LOG_OVERFLOW, ...) */
     EC_RESET_ADMIN_OR_SITUATION, /* the detector, or an admin correction (time states) */
     EC_RESET_MAX
 };
@@ -75,8 +77,8 @@ struct ec_def {
     const char *description; /* Bedeutung, English paraphrase */
     enum evt_type type;
     enum evt_severity severity;
-    int64_t detection_ms;    /* maximum detection time */
-    bool parameterised;      /* instances carry an id, e.g. EC_CardTerminal_Not_Available(ct1) */
+    int64_t detection_ms;       /* maximum detection time */
+    bool parameterised;         /* instances carry an id, e.g. EC_CardTerminal_Not_Available(ct1) */
     const char *instance_param; /* name of the instance parameter ("CtID"), NULL if none */
     const char *params[EC_PARAMS_MAX]; /* further parameter names, NULL-terminated */
     enum ec_reset reset;
@@ -90,8 +92,8 @@ const char *ec_reset_to_string(enum ec_reset reset);
 /* A view of one active instance, valid until the next change of the set. */
 struct ec_instance_view {
     enum ec_id id;
-    const char *instance;  /* "" for conditions without instances */
-    int64_t since_ms;      /* wall time it became active */
+    const char *instance; /* "" for conditions without instances */
+    int64_t since_ms;     /* wall time it became active */
     const struct evt_param *params;
     size_t n_params;
 };
@@ -129,22 +131,22 @@ void ec_state_on_change(struct ec_state *st, void (*fn)(void *arg), void *arg);
 
 /* The rows of TAB_KON_504-01, in the digest's order. */
 enum gate_op {
-    GATE_OP_BASE,              /* TUC_KON_000, TUC_KON_256, TUC_KON_271, CETP interface */
-    GATE_OP_REGISTER_FM,       /* TUC_KON_041 */
-    GATE_OP_CARD,              /* card TUCs, PIN ops, Encrypt/Decrypt, Sign/Verify, ExternalAuthenticate */
+    GATE_OP_BASE,        /* TUC_KON_000, TUC_KON_256, TUC_KON_271, CETP interface */
+    GATE_OP_REGISTER_FM, /* TUC_KON_041 */
+    GATE_OP_CARD, /* card TUCs, PIN ops, Encrypt/Decrypt, Sign/Verify, ExternalAuthenticate */
     GATE_OP_CARD_SESSION,      /* TUC_KON_026 */
     GATE_OP_SYMMETRIC,         /* TUC_KON_072/073 */
     GATE_OP_CERT_INFO,         /* TUC_KON_034 */
     GATE_OP_TLS_VPN_AUTO,      /* TUC_KON_110, IPsec TI/SIS, TUC_KON_410/411 automatic */
     GATE_OP_CERT_RENEW_MANUAL, /* TUC_KON_410/411 manual */
-    GATE_OP_EVENT_SERVICE,     /* GetCardTerminals, GetCards, GetResourceInformation, Subscribe, ... */
-    GATE_OP_READ_CERT,         /* ReadCardCertificate, CheckCertificateExpiration */
-    GATE_OP_VERIFY_CERT,       /* VerifyCertificate */
-    GATE_OP_NTP_SERVER,        /* I_NTP_Time_Information */
-    GATE_OP_MGMT_UPDATE,       /* management: software update */
-    GATE_OP_MGMT_LOG_VIEW,     /* management: log viewing (and status, LEDs, conditions) */
-    GATE_OP_MGMT_FACTORY_RESET,/* management: factory reset */
-    GATE_OP_MGMT_OTHER,        /* management: everything else */
+    GATE_OP_EVENT_SERVICE, /* GetCardTerminals, GetCards, GetResourceInformation, Subscribe, ... */
+    GATE_OP_READ_CERT,     /* ReadCardCertificate, CheckCertificateExpiration */
+    GATE_OP_VERIFY_CERT,   /* VerifyCertificate */
+    GATE_OP_NTP_SERVER,    /* I_NTP_Time_Information */
+    GATE_OP_MGMT_UPDATE,   /* management: software update */
+    GATE_OP_MGMT_LOG_VIEW, /* management: log viewing (and status, LEDs, conditions) */
+    GATE_OP_MGMT_FACTORY_RESET, /* management: factory reset */
+    GATE_OP_MGMT_OTHER,         /* management: everything else */
     GATE_OP_MAX
 };
 
@@ -178,11 +180,11 @@ const char *vpn_state_to_string(enum vpn_state state); /* "down", "connecting", 
 int vpn_state_from_string(const char *s, enum vpn_state *ret_state);
 
 struct led_inputs {
-    bool booted;          /* bootup complete */
-    bool fatal;           /* a Fatal condition is active */
-    bool loop_alive;      /* the main loop ticked within the watchdog limit */
+    bool booted;     /* bootup complete */
+    bool fatal;      /* a Fatal condition is active */
+    bool loop_alive; /* the main loop ticked within the watchdog limit */
     enum vpn_state vpn;
-    bool admin_pending;   /* a condition waits for an administrator */
+    bool admin_pending; /* a condition waits for an administrator */
 };
 
 /* Pure: the LED modes for the inputs. Power is on whenever the process runs. System: off when
@@ -197,13 +199,16 @@ struct led_panel;
 /* file: path of the mirror file (JSON, written atomically on every change), may be NULL.
  * stall_ms: how long the loop may go without a tick before System goes off (2000). */
 struct led_panel *led_panel_new(const char *file, int64_t stall_ms);
-/* Starts the watchdog thread and a loop timer that ticks every stall_ms / 8. */
-int led_panel_start(struct led_panel *p);
+/* Starts the watchdog thread and, when base is given, a real-time loop timer that ticks every
+ * stall_ms / 8 (without a base the caller ticks). */
+int led_panel_start(struct led_panel *p, struct event_base *base);
 void led_panel_stop(struct led_panel *p);
 struct led_panel *led_panel_free(struct led_panel *p);
 
 void led_panel_set_booted(struct led_panel *p, bool booted);
 void led_panel_set_vpn(struct led_panel *p, enum vpn_state vpn);
+/* The VPN state last set (what the VPN LED shows). */
+enum vpn_state led_panel_get_vpn(struct led_panel *p);
 /* Re-reads fatal and admin_pending from the condition set. */
 void led_panel_update_from(struct led_panel *p, const struct ec_state *st);
 /* The main loop's heartbeat (the panel's own timer calls it). Thread-safe. */
@@ -234,8 +239,15 @@ int bootup_add_step(struct bootup *b, const char *name, int64_t deadline_ms, enu
 /* Runs the steps in order; complete() runs after the last, right before
  * BOOTUP/BOOTUP_COMPLETE is published. */
 int bootup_start(struct bootup *b, bootup_complete_fn complete, void *arg);
-/* r: 0 for success, a negative errno for failure. */
+/* r: 0 for success, a negative errno for failure. Reports for the step that is running now;
+ * ignored when no step runs. */
 void bootup_step_done(struct bootup *b, int r);
+/* For a step that reports later, from a loop callback: take the running step in its run
+ * function and report with bootup_step_report(), so that a report arriving after the step's
+ * deadline is ignored instead of ending the step that runs by then. The pointer is borrowed
+ * and stays valid until bootup_free(); NULL when no step runs. */
+struct bootup_step *bootup_step_current(struct bootup *b);
+void bootup_step_report(struct bootup *b, struct bootup_step *step, int r);
 bool bootup_is_complete(const struct bootup *b);
 /* How many steps failed or timed out. */
 size_t bootup_failed_steps(const struct bootup *b);

@@ -7,21 +7,24 @@
  *     committed transaction survives a power cut and a crash mid-write leaves the previous
  *     consistent configuration (TIP1-A_4813).
  *  2. schema_version holds exactly one row: the number of migrations applied. Migrations are
- *     append-only; each runs with its version bump in one transaction, so a crash between two
- *     leaves a database that the next open continues to migrate.
+ *     append-only; all pending ones run with the version bump in one transaction, so a crash
+ *     leaves the old version, which the next open migrates again.
  *  3. A database with a newer schema than this build knows is refused, never downgraded.
  *  4. Every statement is prepared once in store_open(); callers take it through store__stmt(),
  *     which hands it out reset, and reset it again when done so no read transaction stays
  *     open between calls.
- *  5. config.db holds password hashes: it is mode 0600 from the moment it exists (SQLite gives
- *     the -wal and -shm files the mode of the database). */
+ *  5. config.db holds password hashes: it is mode 0600 from the moment it exists, and an
+ *     existing one is made 0600 at open; SQLite gives the -wal and -shm files the mode of the
+ *     database. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "store/store_internal.h"
@@ -86,7 +89,8 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX users_name_nocase ON users (name COLLATE NOCASE);",
 };
 
-#define USER_COLUMNS "name, role, pwhash, failed_logins, locked_until_ms, last_logout_ms, created_ms"
+#define USER_COLUMNS                                                                               \
+    "name, role, pwhash, failed_logins, locked_until_ms, last_logout_ms, created_ms"
 
 static const char *const stmt_sql[STORE__STMT_MAX] = {
     [STORE__STMT_SETTING_LOAD] = "SELECT name, value FROM settings",
@@ -190,22 +194,21 @@ static int migrate(sqlite3 *db, const char *path)
         goto out;
     }
     if (version < 0 || version > latest) {
-        log_msg(LOG_LEVEL_ERROR, "store: '%s' has schema version %" PRId64
-                ", this build knows up to %" PRId64 ", refusing to open it",
+        log_msg(LOG_LEVEL_ERROR,
+                "store: '%s' has schema version %" PRId64 ", this build knows up to %" PRId64
+                ", refusing to open it",
                 path, version, latest);
         r = -EIO;
         goto out;
     }
-    /* One transaction for all pending steps: a crash leaves the old version, which the next
-     * open migrates again from the start. */
+    /* Invariant 2: every pending step in this one transaction. */
     for (int64_t v = version; v < latest; v++) {
         r = exec_sql(db, path, "migration", migrations[v]);
         if (r < 0)
             goto out;
-        (void)snprintf(sql, sizeof(sql),
-                       "INSERT OR REPLACE INTO schema_version (id, version) VALUES (1, %" PRId64
-                       ")",
-                       v + 1);
+        (void)snprintf(
+            sql, sizeof(sql),
+            "INSERT OR REPLACE INTO schema_version (id, version) VALUES (1, %" PRId64 ")", v + 1);
         r = exec_sql(db, path, "recording schema version", sql);
         if (r < 0)
             goto out;
@@ -220,6 +223,7 @@ out:
 static int configure(sqlite3 *db, const char *path)
 {
     sqlite3_stmt *s = NULL;
+    const char *mode;
     int r;
 
     (void)sqlite3_extended_result_codes(db, 1);
@@ -237,12 +241,40 @@ static int configure(sqlite3 *db, const char *path)
         r = -EIO;
         goto out;
     }
-    if (strcmp((const char *)sqlite3_column_text(s, 0), "wal") != 0)
-        log_msg(LOG_LEVEL_WARNING, "store: '%s' cannot use WAL mode, using journal mode '%s'",
-                path, (const char *)sqlite3_column_text(s, 0));
+    mode = (const char *)sqlite3_column_text(s, 0);
+    if (!mode || strcmp(mode, "wal") != 0)
+        log_msg(LOG_LEVEL_WARNING, "store: '%s' cannot use WAL mode, using journal mode '%s'", path,
+                mode ? mode : "?");
 out:
     sqlite3_finalize(s);
     return r;
+}
+
+/* Creates the file with mode 0600 before SQLite does (SQLite would use 0644 less the umask),
+ * and takes group and other access away from an existing one (invariant 5). */
+static int make_private(const char *path)
+{
+    struct stat sb;
+    int fd;
+    int r = 0;
+
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        (void)log_errno(LOG_LEVEL_ERROR, -errno, "store: cannot open '%s'", path);
+        return -EIO;
+    }
+    if (fstat(fd, &sb) < 0) {
+        r = log_errno(LOG_LEVEL_ERROR, -errno, "store: cannot stat '%s'", path);
+        goto out;
+    }
+    if ((sb.st_mode & 077) != 0) {
+        log_msg(LOG_LEVEL_WARNING, "store: '%s' was readable by others, making it mode 0600", path);
+        if (fchmod(fd, 0600) < 0)
+            r = log_errno(LOG_LEVEL_ERROR, -errno, "store: cannot make '%s' private", path);
+    }
+out:
+    (void)close(fd);
+    return r < 0 ? -EIO : 0;
 }
 
 int store_open(const char *path, struct store **ret_store)
@@ -255,6 +287,9 @@ int store_open(const char *path, struct store **ret_store)
     st = calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
+    r = make_private(path);
+    if (r < 0)
+        goto out;
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         log_msg(LOG_LEVEL_ERROR, "store: cannot open '%s': %s", path,
@@ -262,9 +297,6 @@ int store_open(const char *path, struct store **ret_store)
         r = -EIO;
         goto out;
     }
-    if (chmod(path, 0600) < 0)
-        log_msg(LOG_LEVEL_WARNING, "store: cannot make '%s' private (mode 0600), continuing",
-                path);
     r = configure(st->db, path);
     if (r < 0)
         goto out;

@@ -22,7 +22,8 @@
  * and the online switch stay with local administrators, because the gematik rights list for
  * remote sessions (TAB_KON_655, see TIP1-A_4810 and TIP1-A_7280) is lost and the safe reading
  * is that a remote session cannot weaken how the connector protects itself or its clients. */
-#define ROLES_LOCAL (STORE_ROLE_BIT(STORE_ROLE_LOCAL_ADMIN) | STORE_ROLE_BIT(STORE_ROLE_SUPER_ADMIN))
+#define ROLES_LOCAL                                                                                \
+    (STORE_ROLE_BIT(STORE_ROLE_LOCAL_ADMIN) | STORE_ROLE_BIT(STORE_ROLE_SUPER_ADMIN))
 #define ROLES_ALL STORE_ROLES_ALL
 
 static const struct setting_def settings[] = {
@@ -158,11 +159,8 @@ static const struct setting_def settings[] = {
 };
 
 static const char *const type_names[SETTING_TYPE_MAX] = {
-    [SETTING_TYPE_BOOL] = "bool",
-    [SETTING_TYPE_INT] = "int",
-    [SETTING_TYPE_ENUM] = "enum",
-    [SETTING_TYPE_STRING] = "string",
-    [SETTING_TYPE_TIME] = "time",
+    [SETTING_TYPE_BOOL] = "bool",     [SETTING_TYPE_INT] = "int",   [SETTING_TYPE_ENUM] = "enum",
+    [SETTING_TYPE_STRING] = "string", [SETTING_TYPE_TIME] = "time",
 };
 
 const char *setting_type_to_string(enum setting_type type)

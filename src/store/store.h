@@ -22,8 +22,8 @@ enum store_role {
     STORE_ROLE_MAX
 };
 #define STORE_ROLE_BIT(r) (1u << (r))
-#define STORE_ROLES_ALL                                                                  \
-    (STORE_ROLE_BIT(STORE_ROLE_LOCAL_ADMIN) | STORE_ROLE_BIT(STORE_ROLE_REMOTE_ADMIN) |    \
+#define STORE_ROLES_ALL                                                                            \
+    (STORE_ROLE_BIT(STORE_ROLE_LOCAL_ADMIN) | STORE_ROLE_BIT(STORE_ROLE_REMOTE_ADMIN) |            \
      STORE_ROLE_BIT(STORE_ROLE_SUPER_ADMIN))
 
 /* "Local-Administrator", "Remote-Administrator", "Super-Administrator". */
@@ -56,11 +56,11 @@ struct setting_def {
     const char *name;
     enum setting_type type;
     const char *default_value;
-    int64_t min, max;                            /* INT: range; STRING: length range */
-    const char *choices[SETTING_CHOICES_MAX];    /* ENUM: NULL-terminated */
-    const char *unit;                            /* INT: "days", "MB", ...; else NULL */
-    unsigned roles;                              /* STORE_ROLE_BIT mask that may change it */
-    const char *doc;                             /* one line */
+    int64_t min, max;                         /* INT: range; STRING: length range */
+    const char *choices[SETTING_CHOICES_MAX]; /* ENUM: NULL-terminated */
+    const char *unit;                         /* INT: "days", "MB", ...; else NULL */
+    unsigned roles;                           /* STORE_ROLE_BIT mask that may change it */
+    const char *doc;                          /* one line */
 };
 
 const char *setting_type_to_string(enum setting_type type);

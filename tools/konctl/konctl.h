@@ -45,26 +45,26 @@ enum konctl_exit {
     KONCTL_EXIT_MAX
 };
 
-/* ---- the session ------------------------------------------------------------------------ */
+/* ---- the session (session.c) ------------------------------------------------------------ */
 
 /* Defaults of the command line. */
 #define KONCTL_DEFAULT_URL "https://127.0.0.1:8443"
 #define KONCTL_DEFAULT_USER "admin"
 
-/* Request timeouts in ms: connect (TCP and TLS handshake) and the whole request. */
+/* Timeouts in ms: connecting (TCP and TLS handshake), and the whole request. */
 #define KONCTL_CONNECT_TIMEOUT_MS 5000
 #define KONCTL_REQUEST_TIMEOUT_MS 30000
 
 struct konctl {
-    const char *url;      /* borrowed; normalised copy lives in the http client */
-    const char *user;     /* borrowed */
-    const char *password; /* borrowed from argv/env, or password_owned; NULL until resolved */
-    char *password_owned; /* read from KONCTL_PASSWORD_FILE or the terminal; wiped on free */
-    const char *cacert;   /* borrowed; NULL for the system trust store */
-    bool insecure;        /* skip certificate and host name verification */
-    bool json;            /* print the API's JSON instead of human text */
-    bool color;           /* ANSI colour on stdout, resolved from --color */
-    long timeout_ms;      /* request timeout, KONCTL_REQUEST_TIMEOUT_MS unless a command widens it */
+    const char *url;          /* borrowed */
+    const char *user;         /* borrowed */
+    const char *password;     /* borrowed from argv/env, or password_owned; NULL until resolved */
+    char *password_owned;     /* read from KONCTL_PASSWORD_FILE or the terminal; wiped when freed */
+    const char *cacert;       /* borrowed; NULL for the system trust store */
+    bool insecure;            /* skip certificate and host name verification */
+    bool json;                /* print the API's JSON instead of human text */
+    bool color;               /* ANSI colour on stdout, resolved from --color */
+    long timeout_ms;          /* request timeout; a command may widen it before its call */
     struct http_client *http; /* created by the first konctl_call() */
 };
 
@@ -76,14 +76,8 @@ struct konctl {
 int konctl_call(struct konctl *k, const char *method, const char *path, const json_t *body,
                 json_t **ret_answer);
 
-/* Prints answer for --json (pretty, sorted keys). Returns an exit code. */
-int konctl_print_json(const json_t *answer);
-
 /* Releases the session's resources (not the struct, which main keeps on the stack). */
 void konctl_done(struct konctl *k);
-
-/* Prints "konctl: <message>" to stderr. */
-void konctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- command arguments (args.c) --------------------------------------------------------- */
 
@@ -92,7 +86,7 @@ void konctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* One option of a command, written as --name VALUE, --name=VALUE or (flags) --name. */
 struct args_opt {
-    const char *name;  /* without the dashes */
+    const char *name; /* without the dashes */
     bool takes_value;
     const char *value; /* out: the value (borrowed), "" for a flag given; NULL if absent */
 };
@@ -112,8 +106,8 @@ int args_parse(int argc, char **argv, struct args_opt *opts, size_t n_opts, stru
                char *err, size_t err_size);
 
 /* Splits "NAME" or "NAME(ID)" (as in EC_CardTerminal_Not_Available(ct1)) into name and
- * instance ("" when none). NAME is 1 to 127 of A-Z a-z 0-9 _; ID is 1 to 127 characters other
- * than "(", ")" and control characters. Returns 0, -EINVAL for bad syntax, -ENAMETOOLONG. */
+ * instance ("" when none). NAME is A-Z a-z 0-9 _; ID is any printable text without "(" and
+ * ")". Returns 0, -EINVAL for bad syntax, -ENAMETOOLONG if a part does not fit its buffer. */
 int args_condition_parse(const char *arg, char *name, size_t name_size, char *instance,
                          size_t instance_size);
 
@@ -125,11 +119,30 @@ int args_duration_check(const char *s);
 /* Parses a whole unsigned decimal number no larger than max. Returns 0, -EINVAL, -ERANGE. */
 int args_uint_parse(const char *s, uint64_t max, uint64_t *ret_value);
 
-/* Maps "local", "remote", "super" (any case) to the full role names of TIP1-A_4810; any other
- * text is returned unchanged for the daemon to judge. */
+/* Maps "local", "remote", "super" (any case) to the role names of TIP1-A_4810; any other text
+ * is returned unchanged, for the daemon to judge. */
 const char *args_role_expand(const char *role);
 
-/* ---- reporting failures (report.c) ------------------------------------------------------ */
+/* Parses a command's arguments (args_parse) and handles the common cases: prints usage to
+ * stdout for --help (*ret_exit = 0), reports a usage error for bad arguments or a positional
+ * count outside [min_pos, max_pos] (*ret_exit = 2), and ORs --json into k->json. Returns true
+ * when the command should go on. usage is the command's help text. */
+bool args_command(struct konctl *k, int argc, char **argv, struct args_opt *opts, size_t n_opts,
+                  size_t min_pos, size_t max_pos, const char *usage, struct args *ret,
+                  int *ret_exit);
+
+/* Picks a subcommand: returns the index of argv[1] in names (*ret_shift = 1: the subcommand
+ * sees argv + 1), or the index of dflt when argv[1] is absent or an option other than --help
+ * (*ret_shift = 0; dflt may be NULL for none). Otherwise prints usage (to stdout for --help,
+ * else to stderr after an error) and returns -1 with the exit code in *ret_exit. */
+int args_subcommand(int argc, char **argv, const char *const *names, size_t n_names,
+                    const char *dflt, const char *usage, int *ret_shift, int *ret_exit);
+
+/* ---- reporting (report.c) --------------------------------------------------------------- */
+
+/* Print "konctl: <message>" and "hint: <message>" lines to stderr. */
+void konctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void konctl_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The exit code for an HTTP status (2xx gives KONCTL_EXIT_OK). */
 int report_exit_from_status(long status);
@@ -144,7 +157,7 @@ int report_failure(FILE *f, const struct http_result *res, const char *url);
 
 /* ---- commands (cmd_*.c) ----------------------------------------------------------------- */
 
-/* Each runs one top-level command: argv[0] is the command word. Returns an exit code. */
+/* Each runs one top-level command; argv[0] is the command word. Returns an exit code. */
 int cmd_status(struct konctl *k, int argc, char **argv);
 int cmd_leds(struct konctl *k, int argc, char **argv);
 int cmd_events(struct konctl *k, int argc, char **argv);
@@ -155,17 +168,8 @@ int cmd_clock(struct konctl *k, int argc, char **argv);
 int cmd_vpn(struct konctl *k, int argc, char **argv);
 int cmd_fault(struct konctl *k, int argc, char **argv);
 
-/* Parses a command's arguments and handles the common cases: prints usage and returns
- * KONCTL_EXIT_OK into *ret_exit for --help, reports a usage error (exit 2) for bad arguments
- * or a positional count outside [min_pos, max_pos], and ORs --json into k. Returns true when
- * the command should go on. usage is the command's help text. */
-bool cmd_args(struct konctl *k, int argc, char **argv, struct args_opt *opts, size_t n_opts,
-              size_t min_pos, size_t max_pos, const char *usage, struct args *ret,
-              int *ret_exit);
-
-/* Dispatches to a subcommand: finds argv[1] in names (argv[1] absent: dflt, if not NULL) and
- * returns its index, or -1 after printing usage (exit code in *ret_exit: 0 for --help, else 2). */
-int cmd_pick(int argc, char **argv, const char *const *names, size_t n_names, const char *dflt,
-             const char *usage, int *ret_exit);
+/* Prints active conditions (a JSON array of condition objects) as a table, or "no active
+ * conditions". Shared by "status" and "ec list" (cmd_ec.c). Returns 0 or -ENOMEM. */
+int cmd_ec_print_active(FILE *f, const json_t *conditions, bool color);
 
 #endif

@@ -131,8 +131,8 @@ static void type_and_severity_names_round_trip(void **state)
         assert_int_equal(t, i);
     }
     for (int i = 0; i < EVT_SEVERITY_MAX; i++) {
-        assert_int_equal(
-            evt_severity_from_string(evt_severity_to_string((enum evt_severity)i), &s), 0);
+        assert_int_equal(evt_severity_from_string(evt_severity_to_string((enum evt_severity)i), &s),
+                         0);
         assert_int_equal(s, i);
     }
     assert_int_equal(evt_type_from_string("Bogus", &t), -EINVAL);

@@ -1,0 +1,47 @@
+# konnektord: the two commands a newcomer needs are `make run` and `make test`.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+DATA       ?= ./var
+MGMT       ?= 127.0.0.1:8443
+CTEST_ARGS ?=
+
+.PHONY: all deps build build-asan run test test-normal test-asan check-style format soak bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DKONN_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Starts konnektord in the foreground; it prints the management URL and where the initial
+# admin password is. Ctrl-C stops it.
+run: build
+	@echo "konnektord: data directory $(DATA), management on https://$(MGMT)/"
+	@echo "konnektord: first start writes the admin password to $(DATA)/initial-admin-password"
+	@echo "konnektord: try   KONCTL_PASSWORD=\$$(cat $(DATA)/initial-admin-password) ./$(BUILD)/konctl --cacert $(DATA)/identity/mgmt-cert.pem --url https://$(MGMT) status"
+	@./$(BUILD)/konnektord --data $(DATA) --mgmt $(MGMT)
+
+test: check-style test-normal test-asan
+
+test-normal: build
+	@cd $(BUILD) && ctest -j 2 --output-on-failure $(CTEST_ARGS)
+
+test-asan: build-asan
+	@cd $(ASAN_BUILD) && ctest -j 2 --output-on-failure $(CTEST_ARGS)
+
+check-style: deps
+	@bash scripts/check-style
+
+format: deps
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	@rm -rf $(BUILD) $(ASAN_BUILD)

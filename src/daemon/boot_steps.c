@@ -1,0 +1,233 @@
+/* boot_steps: the bootup sequence of konnektord (TIP1-A_4508): each step brings up one part,
+ * has a deadline and names the condition raised when it fails. A failed part is replaced by a
+ * safe stand-in so that bootup always completes and an administrator can get in:
+ *
+ *   step        deadline  on failure                          stand-in
+ *   settings    10 s      EC_OTHER_ERROR_STATE(1)             settings in memory, defaults
+ *   accounts    10 s      EC_OTHER_ERROR_STATE(2)             (created again at completion)
+ *   rng         5 s       EC_Random_Generator_Not_Reliable    -
+ *   identity    10 s      EC_Secure_KeyStore_Not_Available    an ephemeral key and certificate
+ *   vpn         5 s       EC_No_VPN_TI_Connection             -
+ *
+ * Only when all have finished does the management listener open (TIP1-A_4507), followed by
+ * BOOTUP/BOOTUP_COMPLETE. */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#define STEP_DEADLINE_MS 10000
+#define QUICK_DEADLINE_MS 5000
+
+static void ensure_store(struct daemon *d)
+{
+    if (!d->store && store_open(":memory:", &d->store) < 0)
+        log_msg(LOG_LEVEL_FATAL, "konnektord: no settings store, not even in memory");
+}
+
+static void apply_log_level(const char *name, const char *value, void *arg)
+{
+    enum log_level level;
+
+    if (strcmp(name, "LOG_LEVEL_SYSLOG") == 0 && log_level_from_string(value, &level) == 0)
+        log_level_set(level);
+}
+
+static void step_settings(struct bootup *b, void *arg)
+{
+    struct daemon *d = arg;
+    char *path = fs_path_join(d->opts.data_dir, "config.db");
+    const char *level = NULL;
+    int r = path ? store_open(path, &d->store) : -ENOMEM;
+
+    free(path);
+    if (r < 0)
+        log_msg(LOG_LEVEL_ERROR, "konnektord: config.db cannot be used, running on defaults");
+    ensure_store(d);
+    if (d->store) {
+        (void)store_setting_on_change(d->store, apply_log_level, d);
+        if (store_setting_get(d->store, "LOG_LEVEL_SYSLOG", &level) == 0)
+            apply_log_level("LOG_LEVEL_SYSLOG", level, d);
+    }
+    bootup_step_done(b, r);
+}
+
+static void step_accounts(struct bootup *b, void *arg)
+{
+    struct daemon *d = arg;
+    int r;
+
+    ensure_store(d);
+    r = d->store ? mgmt_accounts_init(d->store, d->opts.data_dir) : -EIO;
+    bootup_step_done(b, r < 0 ? r : 0);
+}
+
+static void step_rng(struct bootup *b, void *arg)
+{
+    unsigned char a[32], c[32];
+    int r = rand_bytes(a, sizeof(a));
+
+    /* A generator that repeats itself is as broken as one that fails. */
+    if (r == 0)
+        r = rand_bytes(c, sizeof(c));
+    if (r == 0 && memcmp(a, c, sizeof(a)) == 0)
+        r = -EIO;
+    bootup_step_done(b, r);
+}
+
+static const char *mgmt_host(const struct daemon *d, char *buf, size_t size)
+{
+    const char *colon = strrchr(d->opts.mgmt_addr, ':');
+    size_t n = colon ? (size_t)(colon - d->opts.mgmt_addr) : 0;
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, d->opts.mgmt_addr, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static const char *hostname_of(struct daemon *d)
+{
+    const char *host = "konnektor";
+
+    if (d->store)
+        (void)store_setting_get(d->store, "MGM_KONN_HOSTNAME", &host);
+    return host;
+}
+
+static void step_identity(struct bootup *b, void *arg)
+{
+    struct daemon *d = arg;
+    char host[128];
+    int r = mgmt_identity_load(d->opts.data_dir, hostname_of(d), mgmt_host(d, host, sizeof(host)),
+                               &d->identity);
+
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "konnektord: the management identity cannot be used");
+    bootup_step_done(b, r);
+}
+
+static struct mgmt_deps deps_of(const struct daemon *d)
+{
+    return (struct mgmt_deps){
+        .base = d->base,
+        .store = d->store,
+        .ecs = d->ecs,
+        .bus = d->bus,
+        .leds = d->leds,
+        .workers = d->workers,
+        .data_dir = d->opts.data_dir,
+        .boot_time_ms = d->boot_time_ms,
+        .boot_mono_ms = d->boot_mono_ms,
+    };
+}
+
+static void ensure_control(struct daemon *d)
+{
+    struct mgmt_deps deps;
+
+    ensure_store(d);
+    deps = deps_of(d);
+    if (!d->control && d->store)
+        d->control = control_new(&deps);
+}
+
+static void step_vpn(struct bootup *b, void *arg)
+{
+    struct daemon *d = arg;
+
+    ensure_control(d);
+    bootup_step_done(b, d->control ? control_vpn_start(d->control) : -ENOMEM);
+}
+
+static int write_url(const struct daemon *d, const char *url)
+{
+    char *dir = fs_path_join(d->opts.data_dir, "run");
+    char *path = dir ? fs_path_join(dir, "mgmt.url") : NULL;
+    char line[300];
+    int r = -ENOMEM;
+
+    if (path) {
+        (void)snprintf(line, sizeof(line), "%s\n", url);
+        r = fs_write_atomic(path, line, strlen(line), 0644);
+    }
+    free(path);
+    free(dir);
+    return r;
+}
+
+/* Everything is initialised (or stood in for): open the listener, then BOOTUP_COMPLETE. */
+static void on_complete(struct bootup *b, void *arg)
+{
+    struct daemon *d = arg;
+    struct mgmt_deps deps;
+    char url[256];
+    int r;
+
+    ensure_control(d);
+    if (!d->store || !d->control)
+        goto fatal;
+    if (store_user_count(d->store) == 0)
+        (void)mgmt_accounts_init(d->store, d->opts.data_dir);
+    if (!d->identity && mgmt_identity_ephemeral(hostname_of(d), &d->identity) < 0)
+        goto fatal;
+    deps = deps_of(d);
+    d->mgmt = mgmt_server_new(&deps, d->identity);
+    if (!d->mgmt || control_routes_add(d->control, d->mgmt) < 0)
+        goto fatal;
+    r = mgmt_server_start(d->mgmt, d->opts.mgmt_addr, url, sizeof(url));
+    if (r < 0) {
+        log_errno(LOG_LEVEL_FATAL, r, "konnektord: cannot listen on '%s'", d->opts.mgmt_addr);
+        goto fatal;
+    }
+    (void)write_url(d, url);
+    led_panel_set_booted(d->leds, true);
+    printf("konnektord: management at %s/ (certificate %s/identity/mgmt-cert.pem)\n", url,
+           d->opts.data_dir);
+    printf("konnektord: bootup complete, %zu step(s) failed\n", bootup_failed_steps(b));
+    (void)fflush(stdout);
+    return;
+fatal:
+    /* Without a management listener nobody could reach or recover the device. */
+    d->exit_code = 1;
+    event_base_loopexit(d->base, NULL);
+}
+
+int boot_steps_start(struct daemon *d)
+{
+    int r;
+
+    d->bootup = bootup_new(d->ecs, d->bus);
+    if (!d->bootup)
+        return -ENOMEM;
+    r = bootup_add_step(d->bootup, "settings", STEP_DEADLINE_MS, EC_OTHER_ERROR_STATE, "1",
+                        step_settings, d);
+    if (r == 0)
+        r = bootup_add_step(d->bootup, "accounts", STEP_DEADLINE_MS, EC_OTHER_ERROR_STATE, "2",
+                            step_accounts, d);
+    if (r == 0)
+        r = bootup_add_step(d->bootup, "rng", QUICK_DEADLINE_MS, EC_RANDOM_GENERATOR_NOT_RELIABLE,
+                            NULL, step_rng, d);
+    if (r == 0)
+        r = bootup_add_step(d->bootup, "identity", STEP_DEADLINE_MS,
+                            EC_SECURE_KEYSTORE_NOT_AVAILABLE, NULL, step_identity, d);
+    if (r == 0)
+        r = bootup_add_step(d->bootup, "vpn", QUICK_DEADLINE_MS, EC_NO_VPN_TI_CONNECTION, NULL,
+                            step_vpn, d);
+    for (size_t i = 0; r == 0 && i < d->opts.n_boot_faults; i++) {
+        r = bootup_set_fault(d->bootup, d->opts.boot_faults[i]);
+        if (r < 0)
+            fprintf(stderr,
+                    "konnektord: bad --boot-fault '%s' (STEP:fail|hang|delay=MS with "
+                    "STEP one of settings, accounts, rng, identity, vpn)\n",
+                    d->opts.boot_faults[i]);
+    }
+    if (r == 0)
+        r = bootup_start(d->bootup, on_complete, d);
+    return r;
+}

@@ -1,0 +1,50 @@
+/* daemon: the konnektord process: options, the objects main creates and passes down, and the
+ * bootup steps that bring them up. Nothing outside src/daemon/ includes this. */
+#ifndef KONN_DAEMON_H
+#define KONN_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "control/control.h"
+#include "events/events.h"
+#include "mgmt/mgmt.h"
+#include "state/state.h"
+#include "store/store.h"
+
+#define DAEMON_BOOT_FAULTS_MAX 8
+
+struct options {
+    const char *data_dir;
+    const char *mgmt_addr;
+    enum clock_mode clock;
+    const char *boot_faults[DAEMON_BOOT_FAULTS_MAX];
+    size_t n_boot_faults;
+};
+
+/* Parses argv. Returns 0 to run, 1 when --help or --version was answered, -EINVAL on a usage
+ * error (already reported on stderr). */
+int options_parse(int argc, char **argv, struct options *ret_opts);
+
+struct daemon {
+    struct options opts;
+    struct event_base *base;
+    struct evt_bus *bus;
+    struct ec_state *ecs;
+    struct led_panel *leds;
+    struct worker_pool *workers;
+    struct store *store;
+    struct mgmt_identity *identity;
+    struct mgmt_server *mgmt;
+    struct control *control;
+    struct bootup *bootup;
+    int64_t boot_time_ms, boot_mono_ms;
+    int exit_code;
+};
+
+/* Adds the bootup steps (docs/operating-state.md lists them) and starts bootup; the
+ * management listener opens only when every step has finished or failed (TIP1-A_4507). */
+int boot_steps_start(struct daemon *d);
+
+#endif

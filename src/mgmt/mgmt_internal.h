@@ -1,0 +1,87 @@
+/* Declarations shared by the files of src/mgmt/ and their unit tests only. */
+#ifndef KONN_MGMT_INTERNAL_H
+#define KONN_MGMT_INTERNAL_H
+
+#include "mgmt/mgmt.h"
+
+#include "base/base.h"
+#include "events/events.h"
+
+#include <openssl/types.h>
+
+struct evhttp_request;
+
+struct mgmt_identity {
+    EVP_PKEY *key;
+    X509 *cert;
+    char fingerprint[3 * 32 + 1];
+};
+
+/* ---- auth (auth.c, lockout.c) ----------------------------------------------------------- */
+
+/* Lockout policy: after this many consecutive failures the account locks for
+ * MGMT_LOCK_BASE_MS, doubling with each further failure up to MGMT_LOCK_MAX_MS. */
+#define MGMT_LOCK_AFTER 5
+#define MGMT_LOCK_BASE_MS (30 * 1000)
+#define MGMT_LOCK_MAX_MS (3600 * 1000)
+/* How long verified credentials are remembered (ms of connector time). */
+#define MGMT_AUTH_CACHE_MS (5 * 60 * 1000)
+
+/* How long the account stays locked after failed_logins consecutive failures (0: not). */
+int64_t mgmt__lock_duration_ms(uint32_t failed_logins);
+
+enum mgmt_auth_result {
+    MGMT_AUTH_OK,
+    MGMT_AUTH_BAD_CREDENTIALS,
+    MGMT_AUTH_LOCKED,
+    MGMT_AUTH_BUSY, /* the worker pool refused the job: answer 503 */
+    MGMT_AUTH_RESULT_MAX
+};
+
+struct mgmt_auth;
+typedef void (*mgmt_auth_done_fn)(enum mgmt_auth_result result, const struct store_user *user,
+                                  int64_t locked_until_ms, void *arg);
+
+struct mgmt_auth *mgmt__auth_new(struct store *st, struct evt_bus *bus,
+                                 struct worker_pool *workers);
+struct mgmt_auth *mgmt__auth_free(struct mgmt_auth *a);
+/* Checks user and password: at once from the cache or a lock, else on the worker pool. done
+ * runs exactly once (possibly before this returns). */
+void mgmt__auth_check(struct mgmt_auth *a, const char *user, const char *password,
+                      mgmt_auth_done_fn done, void *arg);
+/* Forgets cached credentials of a user (password change, delete). */
+void mgmt__auth_forget(struct mgmt_auth *a, const char *user);
+
+/* ---- server internals used by the route files ------------------------------------------ */
+
+struct mgmt_auth *mgmt__server_auth(struct mgmt_server *srv);
+struct mgmt_auth *mgmt__request_auth(const struct mgmt_request *req);
+
+/* A route table row; the route files register theirs with mgmt__routes_add(). */
+struct mgmt__route_def {
+    enum mgmt_method method;
+    const char *pattern;
+    unsigned roles;
+    enum gate_op gate;
+    mgmt_handler_fn fn;
+};
+
+int mgmt__routes_add(struct mgmt_server *srv, const struct mgmt__route_def *defs, size_t n,
+                     void *arg);
+
+int mgmt__routes_status_add(struct mgmt_server *srv);
+int mgmt__routes_settings_add(struct mgmt_server *srv);
+int mgmt__routes_users_add(struct mgmt_server *srv);
+
+/* Publishes MGM/ADMINCHANGES (TIP1-A_5005) and logs it; new_value is never a password. */
+void mgmt__admin_change(const struct mgmt_deps *d, const char *user, const char *ref_id,
+                        const char *new_value);
+
+/* JSON for one setting (used by list, get and set). */
+json_t *mgmt__setting_json(struct store *st, const struct setting_def *def);
+/* JSON string of a wall time in ISO form, or JSON null for 0. */
+json_t *mgmt__time_json(int64_t wall_ms);
+/* The LED panel as {"power": "on", ...}. */
+json_t *mgmt__leds_json(struct led_panel *leds);
+
+#endif

@@ -1,0 +1,618 @@
+/* server: the management HTTPS listener, its router and the life of one request.
+ *
+ *   accept (TLS 1.2+) -> route match (404/405) -> JSON body (400) -> Basic credentials (401,
+ *   possibly waiting for the worker pool) -> role (403) -> critical-state gate (409, 4002)
+ *   -> handler -> reply
+ *
+ * Invariants:
+ *  1. Every request gets exactly one reply, or none if its connection went away first.
+ *  2. A request whose connection closes while it waits for authentication is only marked
+ *     gone; whoever holds it then frees it without replying.
+ *  3. Bodies are capped at MGMT_BODY_MAX and headers at MGMT_HEADERS_MAX by evhttp itself.
+ *  4. Errors never carry errno text or paths (STYLE.md rule 5). */
+#include "mgmt/mgmt_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+/* A settings or user body is a few hundred bytes; 64 KiB leaves room and caps abuse. */
+#define MGMT_BODY_MAX (64 * 1024)
+#define MGMT_HEADERS_MAX (16 * 1024)
+/* An idle or stuck client is dropped after this many seconds. */
+#define MGMT_TIMEOUT_S 30
+#define ROUTES_MAX 64
+#define ROUTE_ARGS_MAX 4
+
+struct route {
+    enum mgmt_method method;
+    char *pattern;
+    unsigned roles;
+    enum gate_op gate;
+    mgmt_handler_fn fn;
+    void *arg;
+};
+
+struct mgmt_server {
+    struct mgmt_deps deps;
+    struct mgmt_identity *identity;
+    SSL_CTX *ssl_ctx;
+    struct evhttp *http;
+    struct mgmt_auth *auth;
+    struct route routes[ROUTES_MAX];
+    size_t n_routes;
+};
+
+struct mgmt_request {
+    struct mgmt_server *srv;
+    struct evhttp_request *evreq; /* NULL once the connection is gone */
+    const struct route *route;
+    char *args[ROUTE_ARGS_MAX];
+    struct evkeyvalq query;
+    bool has_query;
+    json_t *body;
+    char user[STORE_USER_NAME_MAX + 1];
+    enum store_role role;
+};
+
+static const char *const method_names[MGMT_METHOD_MAX] = {"GET", "PUT", "POST", "DELETE"};
+
+const struct mgmt_deps *mgmt_server_deps(const struct mgmt_server *srv)
+{
+    return &srv->deps;
+}
+
+struct mgmt_auth *mgmt__server_auth(struct mgmt_server *srv)
+{
+    return srv->auth;
+}
+
+/* ---- requests --------------------------------------------------------------------------- */
+
+static void on_connection_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct mgmt_request *req = arg;
+
+    req->evreq = NULL;
+}
+
+static void request_free(struct mgmt_request *req)
+{
+    if (!req)
+        return;
+    for (size_t i = 0; i < ROUTE_ARGS_MAX; i++)
+        free(req->args[i]);
+    if (req->has_query)
+        evhttp_clear_headers(&req->query);
+    json_decref(req->body);
+    free(req);
+}
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
+    }
+}
+
+static void send_json(struct evhttp_request *evreq, int status, json_t *body)
+{
+    struct evbuffer *buf = evbuffer_new();
+    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(evreq);
+
+    (void)evhttp_add_header(headers, "Content-Type", "application/json");
+    (void)evhttp_add_header(headers, "Cache-Control", "no-store");
+    if (status == 401)
+        (void)evhttp_add_header(headers, "WWW-Authenticate", "Basic realm=\"konnektord\"");
+    if (buf && text) {
+        (void)evbuffer_add(buf, text, strlen(text));
+        (void)evbuffer_add(buf, "\n", 1);
+    }
+    evhttp_send_reply(evreq, status, reason_of(status), buf);
+    free(text);
+    if (buf)
+        evbuffer_free(buf);
+}
+
+void mgmt_reply_json(struct mgmt_request *req, int status, json_t *body)
+{
+    if (req->evreq) {
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req->evreq), NULL, NULL);
+        send_json(req->evreq, status, body ? body : json_object());
+    }
+    json_decref(body);
+    request_free(req);
+}
+
+static json_t *error_json(int status, const char *code, const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    return json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code", code, "message", msg);
+}
+
+void mgmt_reply_error(struct mgmt_request *req, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    json_t *body;
+
+    va_start(ap, fmt);
+    body = error_json(status, code, fmt, ap);
+    va_end(ap);
+    mgmt_reply_json(req, status, body);
+}
+
+/* For errors before a mgmt_request exists. */
+static void reply_raw_error(struct evhttp_request *evreq, int status, const char *code,
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void reply_raw_error(struct evhttp_request *evreq, int status, const char *code,
+                            const char *fmt, ...)
+{
+    va_list ap;
+    json_t *body;
+
+    va_start(ap, fmt);
+    body = error_json(status, code, fmt, ap);
+    va_end(ap);
+    send_json(evreq, status, body);
+    json_decref(body);
+}
+
+const char *mgmt_request_arg(const struct mgmt_request *req, size_t i)
+{
+    return i < ROUTE_ARGS_MAX ? req->args[i] : NULL;
+}
+
+const char *mgmt_request_query(const struct mgmt_request *req, const char *key)
+{
+    return req->has_query ? evhttp_find_header(&req->query, key) : NULL;
+}
+
+json_t *mgmt_request_body(const struct mgmt_request *req)
+{
+    return req->body;
+}
+
+const char *mgmt_request_user(const struct mgmt_request *req)
+{
+    return req->user;
+}
+
+enum store_role mgmt_request_role(const struct mgmt_request *req)
+{
+    return req->role;
+}
+
+const struct mgmt_deps *mgmt_request_deps(const struct mgmt_request *req)
+{
+    return &req->srv->deps;
+}
+
+struct mgmt_auth *mgmt__request_auth(const struct mgmt_request *req)
+{
+    return req->srv->auth;
+}
+
+const char *mgmt_body_string(struct mgmt_request *req, const char *key)
+{
+    json_t *v = req->body ? json_object_get(req->body, key) : NULL;
+
+    if (!json_is_string(v)) {
+        mgmt_reply_error(req, 400, "bad_request", "the body needs a string member '%s'", key);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* ---- routing ---------------------------------------------------------------------------- */
+
+int mgmt_server_route(struct mgmt_server *srv, enum mgmt_method method, const char *pattern,
+                      unsigned roles, enum gate_op gate, mgmt_handler_fn fn, void *arg)
+{
+    struct route *r;
+
+    if (srv->n_routes >= ROUTES_MAX || method >= MGMT_METHOD_MAX || gate > GATE_OP_MAX)
+        return -ENOSPC;
+    r = &srv->routes[srv->n_routes];
+    r->pattern = strdup(pattern);
+    if (!r->pattern)
+        return -ENOMEM;
+    r->method = method;
+    r->roles = roles;
+    r->gate = gate;
+    r->fn = fn;
+    r->arg = arg;
+    srv->n_routes++;
+    return 0;
+}
+
+int mgmt__routes_add(struct mgmt_server *srv, const struct mgmt__route_def *defs, size_t n,
+                     void *arg)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = mgmt_server_route(srv, defs[i].method, defs[i].pattern, defs[i].roles, defs[i].gate,
+                                  defs[i].fn, arg);
+
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Matches path against pattern segment by segment; "*" captures one non-empty segment. */
+static bool path_matches(const char *pattern, const char *path, char *ret_args[ROUTE_ARGS_MAX])
+{
+    size_t n_args = 0;
+    const char *p = pattern, *s = path;
+
+    while (*p && *s) {
+        const char *pe = strchr(p + 1, '/'), *se = strchr(s + 1, '/');
+        size_t pl = pe ? (size_t)(pe - p) : strlen(p), sl = se ? (size_t)(se - s) : strlen(s);
+
+        if (pl == 2 && p[1] == '*') {
+            if (sl < 2 || n_args >= ROUTE_ARGS_MAX)
+                return false;
+            if (ret_args) {
+                char *seg = strndup(s + 1, sl - 1);
+
+                ret_args[n_args] = seg ? evhttp_uridecode(seg, 0, NULL) : NULL;
+                free(seg);
+            }
+            n_args++;
+        } else if (pl != sl || strncmp(p, s, pl) != 0) {
+            return false;
+        }
+        p += pl;
+        s += sl;
+    }
+    /* A trailing slash on the request is tolerated. */
+    return *p == '\0' && (*s == '\0' || strcmp(s, "/") == 0);
+}
+
+static int method_of(struct evhttp_request *evreq, enum mgmt_method *ret)
+{
+    switch (evhttp_request_get_command(evreq)) {
+    case EVHTTP_REQ_GET:
+        *ret = MGMT_GET;
+        return 0;
+    case EVHTTP_REQ_PUT:
+        *ret = MGMT_PUT;
+        return 0;
+    case EVHTTP_REQ_POST:
+        *ret = MGMT_POST;
+        return 0;
+    case EVHTTP_REQ_DELETE:
+        *ret = MGMT_DELETE;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+/* Decodes "Basic base64(user:password)" into buf; sets *ret_password inside buf. */
+static int parse_basic(const char *header, char *buf, size_t size, char **ret_password)
+{
+    const char *b64;
+    size_t len;
+    int n;
+    char *colon;
+
+    if (!header || strncasecmp(header, "Basic ", 6) != 0)
+        return -EINVAL;
+    b64 = header + 6;
+    while (*b64 == ' ')
+        b64++;
+    len = strlen(b64);
+    if (len == 0 || len % 4 != 0 || len / 4 * 3 + 1 > size)
+        return -EINVAL;
+    n = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)b64, (int)len);
+    if (n < 0)
+        return -EINVAL;
+    /* EVP_DecodeBlock counts padding as zero bytes. */
+    if (len >= 1 && b64[len - 1] == '=')
+        n--;
+    if (len >= 2 && b64[len - 2] == '=')
+        n--;
+    buf[n] = '\0';
+    if (strlen(buf) != (size_t)n)
+        return -EINVAL;
+    colon = strchr(buf, ':');
+    if (!colon)
+        return -EINVAL;
+    *colon = '\0';
+    *ret_password = colon + 1;
+    return 0;
+}
+
+static void dispatch(struct mgmt_request *req)
+{
+    const struct route *rt = req->route;
+    const struct mgmt_deps *d = &req->srv->deps;
+    enum ec_id blocker;
+
+    if (!(rt->roles & STORE_ROLE_BIT(req->role))) {
+        mgmt_reply_error(req, 403, "forbidden", "the role %s may not do this",
+                         store_role_to_string(req->role));
+        return;
+    }
+    if (rt->gate != GATE_OP_MAX && !gate_allows(d->ecs, rt->gate, &blocker)) {
+        json_t *body =
+            json_pack("{s:{s:i,s:s,s:s,s:i,s:s}}", "error", "status", 409, "code", "critical_state",
+                      "message", "the connector is in a critical operating state", "gematik_code",
+                      GATE_REFUSED_CODE, "condition", ec_def_get(blocker)->name);
+
+        mgmt_reply_json(req, 409, body);
+        return;
+    }
+    rt->fn(req, rt->arg);
+}
+
+static void on_auth_done(enum mgmt_auth_result result, const struct store_user *user,
+                         int64_t locked_until_ms, void *arg)
+{
+    struct mgmt_request *req = arg;
+    char until[32];
+
+    if (!req->evreq) {
+        request_free(req);
+        return;
+    }
+    switch (result) {
+    case MGMT_AUTH_OK:
+        (void)str_copy(req->user, sizeof(req->user), user->name);
+        req->role = user->role;
+        dispatch(req);
+        return;
+    case MGMT_AUTH_LOCKED:
+        mgmt_reply_error(req, 401, "locked",
+                         "the account is locked after repeated failed logins until %s",
+                         clock_format_iso(locked_until_ms, until, sizeof(until)));
+        return;
+    case MGMT_AUTH_BUSY:
+        mgmt_reply_error(req, 503, "busy", "too many logins at once, try again in a moment");
+        return;
+    default:
+        mgmt_reply_error(req, 401, "bad_credentials", "wrong user name or password");
+        return;
+    }
+}
+
+static json_t *parse_body(struct evhttp_request *evreq, char *err, size_t err_size)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
+    size_t len = evbuffer_get_length(in);
+    json_error_t jerr;
+    json_t *body;
+
+    if (len == 0)
+        return NULL;
+    body = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!body) {
+        (void)snprintf(err, err_size, "malformed JSON at line %d, column %d: %s", jerr.line,
+                       jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        json_decref(body);
+        (void)snprintf(err, err_size, "the body must be a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+static void on_request(struct evhttp_request *evreq, void *arg)
+{
+    struct mgmt_server *srv = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(evreq);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    struct mgmt_request *req = NULL;
+    const struct route *rt = NULL;
+    bool path_known = false;
+    enum mgmt_method method;
+    char creds[512], err[256] = "";
+    char *password = NULL;
+
+    if (!path || method_of(evreq, &method) < 0) {
+        reply_raw_error(evreq, 405, "method_not_allowed", "use GET, PUT, POST or DELETE");
+        return;
+    }
+    for (size_t i = 0; i < srv->n_routes && !rt; i++) {
+        if (!path_matches(srv->routes[i].pattern, path, NULL))
+            continue;
+        path_known = true;
+        if (srv->routes[i].method == method)
+            rt = &srv->routes[i];
+    }
+    if (!rt) {
+        if (path_known)
+            reply_raw_error(evreq, 405, "method_not_allowed", "%s is not allowed on this path",
+                            method_names[method]);
+        else
+            reply_raw_error(evreq, 404, "not_found", "no such endpoint");
+        return;
+    }
+    req = calloc(1, sizeof(*req));
+    if (!req) {
+        reply_raw_error(evreq, 503, "busy", "out of memory");
+        return;
+    }
+    req->srv = srv;
+    req->evreq = evreq;
+    req->route = rt;
+    (void)path_matches(rt->pattern, path, req->args);
+    TAILQ_INIT(&req->query);
+    if (query && evhttp_parse_query_str(query, &req->query) == 0)
+        req->has_query = true;
+    req->body = parse_body(evreq, err, sizeof(err));
+    if (err[0]) {
+        mgmt_reply_error(req, 400, "bad_request", "%s", err);
+        return;
+    }
+    if (parse_basic(evhttp_find_header(evhttp_request_get_input_headers(evreq), "Authorization"),
+                    creds, sizeof(creds), &password) < 0) {
+        mgmt_reply_error(req, 401, "bad_credentials",
+                         "this endpoint needs an administrator's user name and password "
+                         "(HTTP Basic)");
+        return;
+    }
+    evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), on_connection_close, req);
+    mgmt__auth_check(srv->auth, creds, password, on_auth_done, req);
+    explicit_bzero(creds, sizeof(creds));
+}
+
+/* ---- listener --------------------------------------------------------------------------- */
+
+static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
+{
+    SSL_CTX *ctx = arg;
+    SSL *ssl = SSL_new(ctx);
+    struct bufferevent *bev;
+
+    if (!ssl)
+        return NULL;
+    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev)
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+static SSL_CTX *make_ssl_ctx(const struct mgmt_identity *id)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (!ctx)
+        return NULL;
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+        SSL_CTX_use_certificate(ctx, id->cert) != 1 || SSL_CTX_use_PrivateKey(ctx, id->key) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    return ctx;
+}
+
+struct mgmt_server *mgmt_server_new(const struct mgmt_deps *deps, struct mgmt_identity *identity)
+{
+    struct mgmt_server *srv = calloc(1, sizeof(*srv));
+
+    if (!srv)
+        return NULL;
+    srv->deps = *deps;
+    srv->identity = identity;
+    srv->auth = mgmt__auth_new(deps->store, deps->bus, deps->workers);
+    srv->ssl_ctx = make_ssl_ctx(identity);
+    srv->http = evhttp_new(deps->base);
+    if (!srv->auth || !srv->ssl_ctx || !srv->http)
+        return mgmt_server_free(srv);
+    evhttp_set_max_body_size(srv->http, MGMT_BODY_MAX);
+    evhttp_set_max_headers_size(srv->http, MGMT_HEADERS_MAX);
+    evhttp_set_timeout(srv->http, MGMT_TIMEOUT_S);
+    evhttp_set_bevcb(srv->http, on_new_connection, srv->ssl_ctx);
+    evhttp_set_gencb(srv->http, on_request, srv);
+    if (mgmt__routes_status_add(srv) < 0 || mgmt__routes_settings_add(srv) < 0 ||
+        mgmt__routes_users_add(srv) < 0)
+        return mgmt_server_free(srv);
+    return srv;
+}
+
+struct mgmt_server *mgmt_server_free(struct mgmt_server *srv)
+{
+    if (!srv)
+        return NULL;
+    if (srv->http)
+        evhttp_free(srv->http);
+    SSL_CTX_free(srv->ssl_ctx);
+    mgmt__auth_free(srv->auth);
+    for (size_t i = 0; i < srv->n_routes; i++)
+        free(srv->routes[i].pattern);
+    free(srv);
+    return NULL;
+}
+
+/* Splits "ADDR:PORT" or "[V6]:PORT". */
+static int split_addr(const char *addr_port, char *addr, size_t size, uint16_t *ret_port)
+{
+    const char *colon = strrchr(addr_port, ':');
+    const char *a = addr_port;
+    size_t alen;
+    int64_t port;
+
+    if (!colon || str_to_int64(colon + 1, &port) < 0 || port < 0 || port > 65535)
+        return -EINVAL;
+    alen = (size_t)(colon - addr_port);
+    if (alen >= 2 && a[0] == '[' && a[alen - 1] == ']') {
+        a++;
+        alen -= 2;
+    }
+    if (alen == 0 || alen >= size)
+        return -EINVAL;
+    memcpy(addr, a, alen);
+    addr[alen] = '\0';
+    *ret_port = (uint16_t)port;
+    return 0;
+}
+
+int mgmt_server_start(struct mgmt_server *srv, const char *addr_port, char *ret_url,
+                      size_t url_size)
+{
+    struct evhttp_bound_socket *sock;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char addr[128];
+    uint16_t port;
+    int one = 1;
+    evutil_socket_t fd;
+
+    if (split_addr(addr_port, addr, sizeof(addr), &port) < 0)
+        return -EINVAL;
+    sock = evhttp_bind_socket_with_handle(srv->http, addr, port);
+    if (!sock)
+        return -EADDRINUSE;
+    fd = evhttp_bound_socket_get_fd(sock);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
+    (void)snprintf(ret_url, url_size, strchr(addr, ':') ? "https://[%s]:%u" : "https://%s:%u", addr,
+                   (unsigned)port);
+    return 0;
+}

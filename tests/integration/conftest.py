@@ -1,0 +1,190 @@
+"""Fixtures for the integration tests: each test starts the real konnektord on a free
+loopback port with a fresh data directory and the virtual clock, and talks to it only over
+HTTPS (the management and control APIs) and through konctl.
+
+Environment: KONNEKTORD and KONCTL name the binaries (CTest sets them); KONN_TIMEOUT_FACTOR
+scales every wait (default 1; the sanitizer build uses more)."""
+import base64
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+KONNEKTORD = os.environ.get("KONNEKTORD", os.path.join(ROOT, "build", "konnektord"))
+KONCTL = os.environ.get("KONCTL", os.path.join(ROOT, "build", "konctl"))
+FACTOR = float(os.environ.get("KONN_TIMEOUT_FACTOR", "1"))
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def scaled(seconds):
+    return seconds * FACTOR
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ApiError(Exception):
+    def __init__(self, status, body):
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class Connector:
+    """One running konnektord."""
+
+    def __init__(self, data_dir, port, extra_args=(), clock="virtual"):
+        self.data_dir = data_dir
+        self.port = port
+        self.url = f"https://127.0.0.1:{port}"
+        self.log_path = os.path.join(data_dir, "konnektord.log")
+        self.log = open(self.log_path, "wb")
+        self.stopped = False
+        # A URL file from an earlier run in this directory must not count as "ready".
+        stale = os.path.join(data_dir, "run", "mgmt.url")
+        if os.path.exists(stale):
+            os.unlink(stale)
+        self.proc = subprocess.Popen(
+            [KONNEKTORD, "--data", data_dir, "--mgmt", f"127.0.0.1:{port}",
+             "--clock", clock, *extra_args],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.password = None
+        self.clock = clock
+        self.cert = os.path.join(data_dir, "identity", "mgmt-cert.pem")
+
+    def wait_ready(self, timeout=20):
+        url_file = os.path.join(self.data_dir, "run", "mgmt.url")
+        deadline = time.monotonic() + scaled(timeout)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"konnektord exited with {self.proc.returncode}:\n"
+                                     + self.output())
+            if os.path.exists(url_file):
+                with open(url_file) as f:
+                    assert f.read().strip() == self.url
+                with open(os.path.join(self.data_dir, "initial-admin-password")) as f:
+                    self.password = f.read().strip()
+                if self.clock == "virtual":
+                    # Let the simulated TI tunnel finish connecting (2 s of connector time).
+                    self.api("POST", "/control/v1/clock/advance", {"by": "3s"})
+                return self
+            time.sleep(0.05)
+        raise AssertionError("konnektord did not finish bootup:\n" + self.output())
+
+    def output(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def context(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        return ctx
+
+    def request(self, method, path, body=None, user="admin", password=None, raw=None,
+                timeout=30):
+        """Returns (status, parsed JSON). Never raises for HTTP errors."""
+        password = self.password if password is None else password
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if user is not None:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            req.add_header("Authorization", "Basic " + token)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, context=self.context(),
+                                        timeout=scaled(timeout)) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            text = e.read()
+            try:
+                return e.code, json.loads(text)
+            except ValueError:
+                return e.code, {"raw": text.decode("utf-8", "replace")}
+
+    def api(self, method, path, body=None, **kw):
+        """Like request() but raises ApiError unless the status is 2xx."""
+        status, data = self.request(method, path, body, **kw)
+        if status // 100 != 2:
+            raise ApiError(status, data)
+        return data
+
+    def konctl(self, *args, user="admin", password=None, check=False, env_extra=None):
+        env = dict(os.environ)
+        env.update({"KONCTL_URL": self.url, "KONCTL_USER": user,
+                    "KONCTL_PASSWORD": self.password if password is None else password,
+                    "KONCTL_CACERT": self.cert, "NO_COLOR": "1"})
+        if env_extra:
+            env.update(env_extra)
+        res = subprocess.run([KONCTL, *args], env=env, capture_output=True, text=True,
+                             timeout=scaled(60))
+        if check and res.returncode != 0:
+            raise AssertionError(f"konctl {' '.join(args)} failed ({res.returncode}):\n"
+                                 f"{res.stdout}\n{res.stderr}")
+        return res
+
+    def events(self, since=0):
+        return self.api("GET", f"/api/v1/events?since={since}")["events"]
+
+    def stop(self, expect_code=0):
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=scaled(20))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("konnektord did not stop on SIGTERM:\n" + self.output())
+        out = self.output()
+        self.log.close()
+        for marker in SANITIZER_MARKERS:
+            assert marker not in out, f"sanitizer report in konnektord output:\n{out}"
+        assert self.proc.returncode == expect_code, (
+            f"konnektord exited with {self.proc.returncode}, expected {expect_code}:\n{out}")
+
+
+@pytest.fixture
+def data_dir():
+    with tempfile.TemporaryDirectory(prefix="konn-it-") as d:
+        yield d
+
+
+@pytest.fixture
+def start_connector(data_dir):
+    """Factory: start_connector(extra_args=(), wait=True) -> Connector. Stops all at teardown
+    and fails the test on a non-zero exit or a sanitizer report."""
+    started = []
+
+    def start(extra_args=(), wait=True, clock="virtual", port=None, data=None):
+        c = Connector(data or data_dir, port or free_port(), extra_args, clock)
+        started.append(c)
+        if wait:
+            c.wait_ready()
+        return c
+
+    yield start
+    for c in started:
+        c.stop()
+
+
+@pytest.fixture
+def connector(start_connector):
+    return start_connector()

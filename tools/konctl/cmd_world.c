@@ -1,0 +1,307 @@
+/* cmd_world: the control API of the simulated world (/control/v1/): the connector's clock,
+ * the VPN tunnel and fault injection. These exist for tests and demonstrations; a real
+ * connector has no such knobs.
+ *
+ * Invariants:
+ *  1. A duration is checked for form (args_duration_check) and then sent as typed, so the
+ *     daemon's parser decides its meaning.
+ *  2. "fault stall MS" waits MS longer than other requests: the daemon answers only after the
+ *     stall, and the answer must not be mistaken for a timeout.
+ *  3. "fault condition" reports what the daemon did, from its answer ("changed", "active"),
+ *     never what was asked: an admin-only condition is not cleared this way and stays on. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "konctl.h"
+#include "output.h"
+
+/* Largest stall konctl sends, in ms: far above the daemon's limit (30000), which it reports
+ * itself; this bound only keeps the timeout arithmetic small. */
+#define STALL_MAX_MS 3600000
+
+/* Longest condition name and instance id accepted, in bytes with the terminator (as ec). */
+#define EC_NAME_MAX 128
+#define EC_INSTANCE_MAX 128
+
+static const char clock_usage[] =
+    "Usage: konctl clock show\n"
+    "       konctl clock advance DURATION\n"
+    "\n"
+    "show              mode, current time and how far the clock was advanced (the default)\n"
+    "advance DURATION  move the virtual clock forward; timers due in between fire in order.\n"
+    "                  DURATION is a number with s, m, h or d (10d, 2h, 15m, 90s; plain\n"
+    "                  number = seconds). Refused (exit 8) on the real clock.\n";
+
+static const char vpn_usage[] =
+    "Usage: konctl vpn show | up | down\n"
+    "\n"
+    "show  the state of the simulated VPN tunnel to the TI: up, connecting or down (default)\n"
+    "up    bring it up (through 'connecting' for 2 s of connector time)\n"
+    "down  take it down (raises EC_No_VPN_TI_Connection when MGM_LU_ONLINE is Enabled)\n";
+
+static const char fault_usage[] =
+    "Usage: konctl fault stall MS\n"
+    "       konctl fault condition NAME[(ID)] on|off\n"
+    "\n"
+    "stall MS            block the daemon's main loop for MS milliseconds (at most 30000),\n"
+    "                    to exercise the watchdog; konctl waits for the answer\n"
+    "condition NAME on   raise an error condition of TAB_KON_503 as its detector would;\n"
+    "condition NAME off  or clear it. A parameterised one takes its instance as NAME(ID),\n"
+    "                    e.g. 'EC_CardTerminal_Not_Available(ct1)'. An admin-only one\n"
+    "                    (EC_LOG_OVERFLOW) stays on: 'konctl ec reset' ends it\n";
+
+static int print_clock(const struct konctl *k, const json_t *clock)
+{
+    const json_t *offset = json_object_get(clock, "offset_ms");
+    struct out_table *t = NULL;
+    char length[64];
+    char text[128];
+    int r;
+
+    t = out_table_new(2, NULL);
+    if (!t)
+        return -ENOMEM;
+    out_table_add(t, "mode:");
+    out_table_add_json(t, json_object_get(clock, "mode"));
+    out_table_add(t, "now:");
+    out_table_add_json(t, json_object_get(clock, "now"));
+    out_table_add(t, "now_ms:");
+    out_table_add_json(t, json_object_get(clock, "now_ms"));
+    out_table_add(t, "advanced by:");
+    if (json_is_integer(offset)) {
+        (void)snprintf(
+            text, sizeof(text), "%" JSON_INTEGER_FORMAT " ms (%s)", json_integer_value(offset),
+            out_duration_format(json_integer_value(offset) / 1000, length, sizeof(length)));
+        out_table_add(t, text);
+    } else {
+        out_table_add_json(t, offset);
+    }
+    r = out_table_print(t, stdout, k->color);
+    out_table_free(t);
+    return r == -ENOMEM ? r : 0;
+}
+
+/* Runs one request and prints its answer as JSON or with print. Returns an exit code. */
+static int call_and_print(struct konctl *k, const char *method, const char *path,
+                          const json_t *body,
+                          int (*print)(const struct konctl *k, const json_t *answer))
+{
+    json_t *answer = NULL;
+    int r;
+
+    r = konctl_call(k, method, path, body, &answer);
+    if (r != KONCTL_EXIT_OK)
+        return r;
+    if (k->json) {
+        (void)out_json_print(stdout, answer);
+    } else if (print(k, answer) < 0) {
+        konctl_error("out of memory");
+        r = KONCTL_EXIT_ERROR;
+    }
+    json_decref(answer);
+    return r;
+}
+
+static int clock_show(struct konctl *k, int argc, char **argv)
+{
+    struct args a;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 0, 0, clock_usage, &a, &r))
+        return r;
+    return call_and_print(k, "GET", "/control/v1/clock", NULL, print_clock);
+}
+
+static int clock_advance(struct konctl *k, int argc, char **argv)
+{
+    json_t *body = NULL;
+    struct args a;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 1, 1, clock_usage, &a, &r))
+        return r;
+    r = args_duration_check(a.pos[0]);
+    if (r < 0) {
+        konctl_error("'%s' is not a duration%s", a.pos[0], r == -ERANGE ? " (too long)" : "");
+        konctl_hint("write a number with s, m, h or d, e.g. 10d, 2h, 15m, 90s (plain = s)");
+        return KONCTL_EXIT_USAGE;
+    }
+    body = json_pack("{s:s}", "by", a.pos[0]);
+    if (!body) {
+        konctl_error("out of memory");
+        return KONCTL_EXIT_ERROR;
+    }
+    r = call_and_print(k, "POST", "/control/v1/clock/advance", body, print_clock);
+    json_decref(body);
+    return r;
+}
+
+int cmd_clock(struct konctl *k, int argc, char **argv)
+{
+    static const char *const names[] = {"show", "advance"};
+    int shift = 0;
+    int r;
+    int i;
+
+    i = args_subcommand(argc, argv, names, ARRAY_SIZE(names), "show", clock_usage, &shift, &r);
+    if (i < 0)
+        return r;
+    if (i == 0)
+        return clock_show(k, argc - shift, argv + shift);
+    return clock_advance(k, argc - shift, argv + shift);
+}
+
+static int print_vpn(const struct konctl *k, const json_t *answer)
+{
+    char *state = out_json_text(json_object_get(answer, "state"));
+
+    if (!state)
+        return -ENOMEM;
+    (void)printf("vpn: %s\n", state);
+    free(state);
+    return 0;
+}
+
+int cmd_vpn(struct konctl *k, int argc, char **argv)
+{
+    static const char *const names[] = {"show", "up", "down"};
+    json_t *body = NULL;
+    struct args a;
+    int shift = 0;
+    int r;
+    int i;
+
+    i = args_subcommand(argc, argv, names, ARRAY_SIZE(names), "show", vpn_usage, &shift, &r);
+    if (i < 0)
+        return r;
+    if (!args_command(k, argc - shift, argv + shift, NULL, 0, 0, 0, vpn_usage, &a, &r))
+        return r;
+    if (i == 0)
+        return call_and_print(k, "GET", "/control/v1/vpn", NULL, print_vpn);
+    body = json_pack("{s:s}", "state", names[i]);
+    if (!body) {
+        konctl_error("out of memory");
+        return KONCTL_EXIT_ERROR;
+    }
+    r = call_and_print(k, "PUT", "/control/v1/vpn", body, print_vpn);
+    json_decref(body);
+    return r;
+}
+
+static int fault_stall(struct konctl *k, int argc, char **argv)
+{
+    json_t *answer = NULL;
+    json_t *body = NULL;
+    struct args a;
+    uint64_t ms;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 1, 1, fault_usage, &a, &r))
+        return r;
+    if (args_uint_parse(a.pos[0], STALL_MAX_MS, &ms) < 0) {
+        konctl_error("'%s' is not a number of milliseconds up to %d", a.pos[0], STALL_MAX_MS);
+        return KONCTL_EXIT_USAGE;
+    }
+    body = json_pack("{s:I}", "ms", (json_int_t)ms);
+    if (!body) {
+        konctl_error("out of memory");
+        return KONCTL_EXIT_ERROR;
+    }
+    /* The answer comes after the stall (invariant 2). */
+    k->timeout_ms = KONCTL_REQUEST_TIMEOUT_MS + (long)ms;
+    r = konctl_call(k, "POST", "/control/v1/fault/stall", body, &answer);
+    if (r == KONCTL_EXIT_OK && k->json)
+        (void)out_json_print(stdout, answer);
+    else if (r == KONCTL_EXIT_OK)
+        (void)printf("stalled the main loop for %" PRIu64 " ms\n", ms);
+    json_decref(answer);
+    json_decref(body);
+    return r;
+}
+
+/* One line on what the daemon did to the condition (invariant 3). shown is NAME or NAME(ID). */
+static void print_condition(const json_t *answer, const char *shown, bool on)
+{
+    bool active = json_is_true(json_object_get(answer, "active"));
+
+    if (json_is_true(json_object_get(answer, "changed")))
+        (void)printf("%s %s\n", active ? "raised" : "cleared", shown);
+    else if (active == on)
+        (void)printf("%s was already %s\n", shown, on ? "raised" : "cleared");
+    else if (active)
+        (void)printf("%s is still raised: only an administrator ends it (konctl ec reset)\n",
+                     shown);
+    else
+        (void)printf("%s is still cleared\n", shown);
+}
+
+static int fault_condition(struct konctl *k, int argc, char **argv)
+{
+    char name[EC_NAME_MAX];
+    char instance[EC_INSTANCE_MAX];
+    char shown[EC_NAME_MAX + EC_INSTANCE_MAX + 2];
+    json_t *answer = NULL;
+    json_t *body = NULL;
+    struct args a;
+    bool on;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 2, 2, fault_usage, &a, &r))
+        return r;
+    r = args_condition_parse(a.pos[0], name, sizeof(name), instance, sizeof(instance));
+    if (r < 0) {
+        konctl_error("'%s' is not a condition name%s", a.pos[0],
+                     r == -ENAMETOOLONG ? " (too long)" : "");
+        konctl_hint("write NAME or NAME(ID), e.g. EC_CRL_Out_Of_Date or "
+                    "'EC_CardTerminal_Not_Available(ct1)'");
+        return KONCTL_EXIT_USAGE;
+    }
+    if (strcmp(a.pos[1], "on") != 0 && strcmp(a.pos[1], "off") != 0) {
+        konctl_error("'%s' is neither on nor off", a.pos[1]);
+        konctl_hint("'on' raises the condition, 'off' clears it");
+        return KONCTL_EXIT_USAGE;
+    }
+    on = strcmp(a.pos[1], "on") == 0;
+    if (instance[0])
+        body = json_pack("{s:s, s:b, s:s}", "name", name, "active", on, "instance", instance);
+    else
+        body = json_pack("{s:s, s:b}", "name", name, "active", on);
+    if (!body) {
+        /* jansson refuses text that is not UTF-8; running out of memory is the other cause. */
+        konctl_error("cannot send the instance '%s': it is not valid UTF-8", instance);
+        return KONCTL_EXIT_USAGE;
+    }
+    r = konctl_call(k, "POST", "/control/v1/fault/condition", body, &answer);
+    if (r != KONCTL_EXIT_OK)
+        goto out;
+    if (k->json) {
+        (void)out_json_print(stdout, answer);
+    } else {
+        if (instance[0])
+            (void)snprintf(shown, sizeof(shown), "%s(%s)", name, instance);
+        else
+            (void)snprintf(shown, sizeof(shown), "%s", name);
+        print_condition(answer, shown, on);
+    }
+out:
+    json_decref(answer);
+    json_decref(body);
+    return r;
+}
+
+int cmd_fault(struct konctl *k, int argc, char **argv)
+{
+    static const char *const names[] = {"stall", "condition"};
+    int shift = 0;
+    int r;
+    int i;
+
+    i = args_subcommand(argc, argv, names, ARRAY_SIZE(names), NULL, fault_usage, &shift, &r);
+    if (i < 0)
+        return r;
+    if (i == 0)
+        return fault_stall(k, argc - shift, argv + shift);
+    return fault_condition(k, argc - shift, argv + shift);
+}

@@ -1,0 +1,246 @@
+/* konctl: the command-line tool of konnektord. main parses the global options and the
+ * environment, picks the command and hands over; the commands live in cmd_*.c.
+ *
+ * Invariants:
+ *  1. Flags win over the environment, the environment over the defaults.
+ *  2. Global options come before the command (getopt stops at the first word that is not an
+ *     option), so a command's own options such as "users add --password" never clash.
+ *  3. The exit code is the one the command returned, or 1 when stdout could not be written. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "konctl.h"
+#include "output.h"
+
+static const char usage_text[] =
+    "Usage: konctl [OPTIONS] COMMAND [ARGS...]\n"
+    "\n"
+    "The command-line tool of konnektord: talks to the daemon's management API over HTTPS.\n"
+    "\n"
+    "Options (before the command):\n"
+    "  --url URL           daemon's management URL (KONCTL_URL; default " KONCTL_DEFAULT_URL ")\n"
+    "  --user U            administrator account (KONCTL_USER; default " KONCTL_DEFAULT_USER ")\n"
+    "  --password P        its password (KONCTL_PASSWORD, or a file named by\n"
+    "                      KONCTL_PASSWORD_FILE; asked for on a terminal otherwise)\n"
+    "  --cacert FILE       trust this certificate, e.g. DATA/identity/mgmt-cert.pem\n"
+    "                      (KONCTL_CACERT)\n"
+    "  -k, --insecure      do not verify the daemon's certificate\n"
+    "  --json              print the API's JSON answer (pretty, sorted keys)\n"
+    "  --color WHEN        auto, always or never (auto: on a terminal, unless NO_COLOR)\n"
+    "  -h, --help          show this help; 'konctl COMMAND --help' for a command\n"
+    "  -V, --version       show the version\n"
+    "\n"
+    "Commands:\n"
+    "  status                          product, firmware, host, boot time, uptime, clock,\n"
+    "                                  LED panel, active conditions\n"
+    "  leds                            the LED panel\n"
+    "  ec list [--table]               active error conditions (all 34 with --table)\n"
+    "  ec reset NAME[(ID)] [--instance ID]\n"
+    "                                  reset a condition\n"
+    "  settings get [NAME]             all settings, or one\n"
+    "  settings set NAME VALUE         change a setting\n"
+    "  users list                      administrator accounts\n"
+    "  users add NAME --role ROLE [--password P]\n"
+    "  users passwd NAME [--password P]\n"
+    "  users delete NAME\n"
+    "  users unlock NAME\n"
+    "  clock show                      the connector's clock\n"
+    "  clock advance DURATION          advance the virtual clock (10d, 2h, 15m, 90s, 90)\n"
+    "  vpn show | vpn up | vpn down    the simulated VPN tunnel\n"
+    "  events [--since SEQ]            recent internal events\n"
+    "  fault stall MS                  block the daemon's main loop for MS ms\n"
+    "  fault condition NAME[(ID)] on|off\n"
+    "                                  raise or clear an error condition\n"
+    "\n"
+    "Exit codes:\n"
+    "  0  success\n"
+    "  1  other error\n"
+    "  2  usage error (bad command line, no password, unreadable file)\n"
+    "  3  daemon unreachable (connection refused, timeout, TLS failure)\n"
+    "  4  bad credentials or account locked (401)\n"
+    "  5  value refused (400)\n"
+    "  6  forbidden for this role (403)\n"
+    "  7  not found (404)\n"
+    "  8  conflict or critical state (409)\n";
+
+struct command {
+    const char *name;
+    int (*run)(struct konctl *k, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+    {"status", cmd_status},     {"leds", cmd_leds},     {"ec", cmd_ec},
+    {"settings", cmd_settings}, {"users", cmd_users},   {"clock", cmd_clock},
+    {"vpn", cmd_vpn},           {"events", cmd_events}, {"fault", cmd_fault},
+};
+
+static const struct command *command_find(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* An environment variable, or NULL when unset or empty. */
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v && v[0] ? v : NULL;
+}
+
+enum { OPT_URL = 256, OPT_USER, OPT_PASSWORD, OPT_CACERT, OPT_JSON, OPT_COLOR };
+
+/* Fills k from argv and the environment. Returns -1 to go on with argv[*ret_index], or an
+ * exit code to stop with. */
+static int parse_global(int argc, char **argv, struct konctl *k, int *ret_index)
+{
+    static const struct option options[] = {
+        {"url", required_argument, NULL, OPT_URL},
+        {"user", required_argument, NULL, OPT_USER},
+        {"password", required_argument, NULL, OPT_PASSWORD},
+        {"cacert", required_argument, NULL, OPT_CACERT},
+        {"insecure", no_argument, NULL, 'k'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"color", required_argument, NULL, OPT_COLOR},
+        {"colour", required_argument, NULL, OPT_COLOR},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    enum out_color_mode color = OUT_COLOR_AUTO;
+    const char *cacert = NULL;
+    int c;
+
+    k->url = env("KONCTL_URL");
+    k->user = env("KONCTL_USER");
+    k->password = env("KONCTL_PASSWORD");
+    opterr = 0;
+    /* "+": stop at the command word. */
+    while ((c = getopt_long(argc, argv, "+:khV", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_URL:
+            k->url = optarg;
+            break;
+        case OPT_USER:
+            k->user = optarg;
+            break;
+        case OPT_PASSWORD:
+            k->password = optarg;
+            break;
+        case OPT_CACERT:
+            cacert = optarg;
+            break;
+        case 'k':
+            k->insecure = true;
+            break;
+        case OPT_JSON:
+            k->json = true;
+            break;
+        case OPT_COLOR:
+            if (out_color_mode_from_string(optarg, &color) < 0) {
+                konctl_error("--color takes auto, always or never, not '%s'", optarg);
+                return KONCTL_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            (void)fputs(usage_text, stdout);
+            return KONCTL_EXIT_OK;
+        case 'V':
+            (void)printf("konctl %s\n", KONN_VERSION);
+            return KONCTL_EXIT_OK;
+        case ':':
+            konctl_error("option '%s' needs a value", argv[optind - 1]);
+            return KONCTL_EXIT_USAGE;
+        default:
+            if (optopt > 0 && optopt < 256)
+                konctl_error("unknown option '-%c'", optopt);
+            else
+                konctl_error("unknown option '%s'", argv[optind - 1]);
+            konctl_hint("'konctl --help' lists the options; a command's own options follow "
+                        "the command");
+            return KONCTL_EXIT_USAGE;
+        }
+    }
+    if (cacert && k->insecure) {
+        konctl_error("--cacert and --insecure exclude each other");
+        return KONCTL_EXIT_USAGE;
+    }
+    k->cacert = cacert ? cacert : (k->insecure ? NULL : env("KONCTL_CACERT"));
+    k->url = k->url ? k->url : KONCTL_DEFAULT_URL;
+    k->user = k->user ? k->user : KONCTL_DEFAULT_USER;
+    k->color = out_color_resolve(color, isatty(STDOUT_FILENO), getenv("NO_COLOR"));
+    k->timeout_ms = KONCTL_REQUEST_TIMEOUT_MS;
+    *ret_index = optind;
+    return -1;
+}
+
+/* "konctl help [COMMAND...]" is "konctl COMMAND... --help". */
+static int run_help(struct konctl *k, int argc, char **argv)
+{
+    const struct command *cmd = NULL;
+    char *help_argv[ARGS_POS_MAX + 2];
+    int n = 0;
+
+    if (argc < 2) {
+        (void)fputs(usage_text, stdout);
+        return KONCTL_EXIT_OK;
+    }
+    cmd = command_find(argv[1]);
+    if (!cmd || argc - 1 > ARGS_POS_MAX) {
+        konctl_error("unknown command '%s'", argv[1]);
+        return KONCTL_EXIT_USAGE;
+    }
+    for (int i = 1; i < argc; i++)
+        help_argv[n++] = argv[i];
+    help_argv[n++] = (char *)"--help";
+    help_argv[n] = NULL;
+    return cmd->run(k, n, help_argv);
+}
+
+int main(int argc, char **argv)
+{
+    struct konctl k = {0};
+    const struct command *cmd = NULL;
+    int index = 0;
+    int r;
+
+    r = parse_global(argc, argv, &k, &index);
+    if (r >= 0)
+        return r;
+    if (index >= argc) {
+        konctl_error("no command given");
+        (void)fputs(usage_text, stderr);
+        return KONCTL_EXIT_USAGE;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        konctl_error("cannot initialise libcurl");
+        return KONCTL_EXIT_ERROR;
+    }
+    if (strcmp(argv[index], "help") == 0) {
+        r = run_help(&k, argc - index, argv + index);
+        goto out;
+    }
+    cmd = command_find(argv[index]);
+    if (!cmd) {
+        konctl_error("unknown command '%s'", argv[index]);
+        konctl_hint("'konctl --help' lists the commands");
+        r = KONCTL_EXIT_USAGE;
+        goto out;
+    }
+    r = cmd->run(&k, argc - index, argv + index);
+out:
+    konctl_done(&k);
+    curl_global_cleanup();
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        konctl_error("cannot write the output");
+        if (r == KONCTL_EXIT_OK)
+            r = KONCTL_EXIT_ERROR;
+    }
+    return r;
+}
