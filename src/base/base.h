@@ -100,6 +100,45 @@ bool fs_exists(const char *path);
 /* Joins dir and name into a heap string. NULL on allocation failure. */
 char *fs_path_join(const char *dir, const char *name);
 
+/* ---- I/O seam --------------------------------------------------------------------------
+ * Durable file I/O of seclog, store and update goes through these, so a test can make call N
+ * of an operation fail, or every write under a path fail (the seclog-io-error fault). Each
+ * returns 0 (io_open: the fd; io_pwrite_all: 0 after writing everything) or a negative errno,
+ * retrying EINTR. Thread-safe. */
+
+enum io_op {
+    IO_OP_OPEN,
+    IO_OP_PWRITE,
+    IO_OP_FDATASYNC,
+    IO_OP_FSYNC,
+    IO_OP_FALLOCATE,
+    IO_OP_FTRUNCATE,
+    IO_OP_RENAME,
+    IO_OP_UNLINK,
+    IO_OP_MAX
+};
+
+int io_open(const char *path, int flags, unsigned mode);
+int io_close(int fd);
+int io_pwrite_all(int fd, const void *data, size_t len, int64_t offset);
+int io_fdatasync(int fd);
+int io_fsync(int fd);
+int io_fallocate(int fd, int64_t offset, int64_t len);
+int io_ftruncate(int fd, int64_t len);
+int io_rename(const char *from, const char *to);
+int io_unlink(const char *path);
+/* Opens the directory, fsyncs it, closes it. */
+int io_fsync_dir(const char *dir);
+
+/* Tests: the nth call of op from now (1 = the next) fails with -err. nth 0 disarms. */
+void io_fault_at(enum io_op op, uint64_t nth, int err);
+/* Every write-class operation (all but open for reading) on a path under prefix, or on an fd
+ * opened under it, fails with -err. NULL prefix clears. */
+void io_fault_prefix(const char *prefix, int err);
+/* How many calls of op were made (to count calls before failing each in turn). */
+uint64_t io_calls(enum io_op op);
+void io_fault_clear(void);
+
 /* ---- random bytes and text -------------------------------------------------------------- */
 
 /* Cryptographically strong random bytes (OpenSSL). -EIO if the generator fails. */

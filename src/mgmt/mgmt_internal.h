@@ -27,6 +27,10 @@ struct mgmt_identity {
 /* How long verified credentials are remembered (ms of connector time). */
 #define MGMT_AUTH_CACHE_MS (5 * 60 * 1000)
 
+/* A record to check unknown users against, so that they cost a full derivation and never
+ * match (auth.c invariant 3). Loop thread. */
+const char *mgmt__password_dummy_record(void);
+
 /* How long the account stays locked after failed_logins consecutive failures (0: not). */
 int64_t mgmt__lock_duration_ms(uint32_t failed_logins);
 

@@ -21,7 +21,7 @@
  * itself; this bound only keeps the timeout arithmetic small. */
 #define STALL_MAX_MS 3600000
 
-/* Longest condition name and instance id accepted, in bytes with the terminator (as ec). */
+/* Longest condition name and instance id accepted, in bytes with the terminator, as in cmd_ec.c. */
 #define EC_NAME_MAX 128
 #define EC_INSTANCE_MAX 128
 

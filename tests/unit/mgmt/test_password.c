@@ -41,6 +41,19 @@ static void damaged_records_are_refused(void **state)
                      -EBADMSG);
 }
 
+static void dummy_record_costs_a_full_derivation_and_never_matches(void **state)
+{
+    char real[STORE_USER_HASH_MAX + 1];
+    const char *dummy = mgmt__password_dummy_record();
+
+    assert_int_equal(mgmt_password_hash("x", real, sizeof(real)), 0);
+    /* Same algorithm and iteration count as a real record. */
+    assert_int_equal(strncmp(dummy, real, strchr(real + 14, '$') - real + 1), 0);
+    assert_int_equal(strlen(dummy), strlen(real));
+    assert_int_equal(mgmt_password_verify("", dummy), 0);
+    assert_int_equal(mgmt_password_verify("not-a-password", dummy), 0);
+}
+
 static void password_rules_name_the_length(void **state)
 {
     char msg[128];
@@ -85,6 +98,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hash_verifies_right_and_refuses_wrong_password),
         cmocka_unit_test(damaged_records_are_refused),
+        cmocka_unit_test(dummy_record_costs_a_full_derivation_and_never_matches),
         cmocka_unit_test(password_rules_name_the_length),
         cmocka_unit_test(first_start_creates_super_admin_with_private_password_file),
     };
