@@ -18,7 +18,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DKONN_SANITIZE=ON >/dev/null
+	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DKONN_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # Starts konnektord in the foreground; it prints the management URL and where the initial
@@ -42,6 +42,16 @@ check-style: deps
 
 format: deps
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+# Long runs that do not fit `make test`: the crash test with 100 kills.
+soak: build
+	@cd $(BUILD) && KONN_CRASH_RUNS=100 ctest --output-on-failure -R 'integration.test_seclog_crash' --timeout 3600
+
+# Benchmarks print one `name: value unit` line per figure, with ratios against the peers
+# measured in the same run (see bench/README.md).
+bench: build
+	@cmake --build $(BUILD) -j $(JOBS) --target benchmarks
+	@cd $(BUILD) && ./bench/bench_seclog
 
 clean:
 	@rm -rf $(BUILD) $(ASAN_BUILD)

@@ -63,6 +63,10 @@ struct clock_timer *clock_timer_free(struct clock_timer *t);
 /* Virtual clock only (-EPERM on the real one; -EINVAL for ms < 0). Loop thread. */
 int clock_advance(int64_t ms);
 
+/* Parses RFC 3339 UTC as clock_format_iso() writes it ("2026-11-29T08:51:17Z", fraction of
+ * a second optional) or a plain number of ms since the epoch. -EINVAL if neither. */
+int clock_parse_iso(const char *s, int64_t *ret_wall_ms);
+
 /* Parses "90", "90s", "15m", "2h", "10d" (seconds when no unit) into ms. -EINVAL if bad. */
 int duration_parse_ms(const char *s, int64_t *ret_ms);
 
@@ -84,6 +88,13 @@ enum log_level log_level_get(void);
 
 /* Writes one line to stderr: time, level, message. Thread-safe. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A sink also receives every line at or above the level (the message without time and level):
+ * the daemon feeds the system log with it. The sink runs on the logging thread and must not
+ * block; a line logged from inside the sink is not passed to it again. NULL removes it; after
+ * log_sink_set(NULL, NULL) returns, the old sink is no longer running. Thread-safe. */
+typedef void (*log_sink_fn)(enum log_level level, const char *message, void *arg);
+void log_sink_set(log_sink_fn fn, void *arg);
+
 /* Logs the message with ": <strerror(-r)>" appended and returns r (a negative errno). */
 int log_errno(enum log_level level, int r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

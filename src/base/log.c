@@ -7,6 +7,7 @@
 #include "base/base.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,12 @@
 #define LOG_LINE_MAX 2048
 
 static _Atomic int min_level = LOG_LEVEL_INFO;
+
+static pthread_rwlock_t sink_lock = PTHREAD_RWLOCK_INITIALIZER;
+static log_sink_fn sink_fn; /* under sink_lock */
+static void *sink_arg;
+/* Set while this thread runs the sink, so a line the sink logs does not come back to it. */
+static _Thread_local bool in_sink;
 
 static const char *const level_names[LOG_LEVEL_MAX] = {"Debug", "Info", "Warning", "Error",
                                                        "Fatal"};
@@ -47,16 +54,40 @@ enum log_level log_level_get(void)
     return (enum log_level)atomic_load(&min_level);
 }
 
-static void log_vline(enum log_level level, const char *suffix, const char *fmt, va_list ap)
+void log_sink_set(log_sink_fn fn, void *arg)
+{
+    pthread_rwlock_wrlock(&sink_lock);
+    sink_fn = fn;
+    sink_arg = arg;
+    pthread_rwlock_unlock(&sink_lock);
+}
+
+static void to_sink(enum log_level level, const char *message)
+{
+    if (in_sink)
+        return;
+    pthread_rwlock_rdlock(&sink_lock);
+    if (sink_fn) {
+        in_sink = true;
+        sink_fn(level, message, sink_arg);
+        in_sink = false;
+    }
+    pthread_rwlock_unlock(&sink_lock);
+}
+
+__attribute__((format(printf, 3, 0))) static void
+log_vline(enum log_level level, const char *suffix, const char *fmt, va_list ap)
 {
     char line[LOG_LINE_MAX];
     char ts[32];
+    size_t prefix_len;
     int n, m;
 
     n = snprintf(line, sizeof(line), "%s %-7s ", clock_format_iso(clock_now_ms(), ts, sizeof(ts)),
                  log_level_to_string(level));
     if (n < 0 || (size_t)n >= sizeof(line))
         return;
+    prefix_len = (size_t)n;
     m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     if (m < 0)
         return;
@@ -66,6 +97,8 @@ static void log_vline(enum log_level level, const char *suffix, const char *fmt,
         if (m > 0)
             n = (size_t)(n + m) >= sizeof(line) - 2 ? (int)sizeof(line) - 2 : n + m;
     }
+    line[n] = '\0';
+    to_sink(level, line + prefix_len);
     line[n++] = '\n';
     (void)!write(STDERR_FILENO, line, (size_t)n);
 }

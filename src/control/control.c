@@ -19,6 +19,7 @@ struct control *control_free(struct control *c)
     if (!c)
         return NULL;
     clock_timer_free(c->vpn_timer);
+    control__flood_stop(c);
     free(c);
     return NULL;
 }

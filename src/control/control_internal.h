@@ -6,11 +6,22 @@
 
 #include "base/base.h"
 
+/* Who may drive the simulated world: Local- and Super-Administrators. */
+#define CONTROL_WORLD_ROLES                                                                        \
+    (STORE_ROLE_BIT(STORE_ROLE_LOCAL_ADMIN) | STORE_ROLE_BIT(STORE_ROLE_SUPER_ADMIN))
+
+struct flood;
+
 struct control {
     struct mgmt_deps deps;
     enum vpn_state vpn;
     bool ti_accepts; /* the simulated TI side accepts the tunnel */
     struct clock_timer *vpn_timer;
+    struct flood *flood; /* the running flood, if any */
 };
+
+/* faults_log.c */
+int control__faults_log_add(struct control *c, struct mgmt_server *srv);
+void control__flood_stop(struct control *c);
 
 #endif

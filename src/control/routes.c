@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#define WORLD (STORE_ROLE_BIT(STORE_ROLE_LOCAL_ADMIN) | STORE_ROLE_BIT(STORE_ROLE_SUPER_ADMIN))
 /* A stall longer than this is no watchdog test any more, just a hung test run. */
 #define STALL_MAX_MS 30000
 
@@ -98,6 +97,31 @@ static void post_stall(struct mgmt_request *req, void *arg)
     mgmt_reply_json(req, 200, json_pack("{s:I}", "stalled_ms", ms));
 }
 
+/* A detector may pass its own parameters (TAB_KON_503's lists) with a raise. */
+#define EC_RAISE_PARAMS_MAX 8
+
+/* Reads the optional "params" object of a condition fault; borrowed strings. */
+static bool condition_params(json_t *body, struct evt_param *ret, size_t *ret_n)
+{
+    json_t *params = body ? json_object_get(body, "params") : NULL;
+    const char *key;
+    json_t *v;
+    size_t n = 0;
+
+    if (!params)
+        return true;
+    if (!json_is_object(params) || json_object_size(params) > EC_RAISE_PARAMS_MAX)
+        return false;
+    json_object_foreach(params, key, v)
+    {
+        if (!json_is_string(v))
+            return false;
+        ret[n++] = (struct evt_param){key, json_string_value(v)};
+    }
+    *ret_n = n;
+    return true;
+}
+
 /* Raises or clears any TAB_KON_503 condition, as its detector would, so that tests and
  * practice-software teams can put the connector into any operating state. */
 static void post_condition(struct mgmt_request *req, void *arg)
@@ -108,6 +132,8 @@ static void post_condition(struct mgmt_request *req, void *arg)
     json_t *active = body ? json_object_get(body, "active") : NULL;
     json_t *inst = body ? json_object_get(body, "instance") : NULL;
     const char *instance = json_is_string(inst) ? json_string_value(inst) : NULL;
+    struct evt_param params[EC_RAISE_PARAMS_MAX];
+    size_t n_params = 0;
     enum ec_id id;
     int r;
 
@@ -130,7 +156,12 @@ static void post_condition(struct mgmt_request *req, void *arg)
                          ec_def_get(id)->instance_param ? ec_def_get(id)->instance_param : "");
         return;
     }
-    r = json_is_true(active) ? ec_raise(c->deps.ecs, id, instance, NULL, 0)
+    if (!condition_params(body, params, &n_params)) {
+        mgmt_reply_error(req, 400, "bad_request", "params must be an object of at most %d strings",
+                         EC_RAISE_PARAMS_MAX);
+        return;
+    }
+    r = json_is_true(active) ? ec_raise(c->deps.ecs, id, instance, params, n_params)
                              : ec_clear(c->deps.ecs, id, instance);
     if (r < 0) {
         mgmt_reply_error(req, 400, "invalid_value", "the condition could not be changed");
@@ -159,11 +190,11 @@ static const struct {
 int control_routes_add(struct control *c, struct mgmt_server *srv)
 {
     for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
-        int r = mgmt_server_route(srv, routes[i].method, routes[i].pattern, WORLD, GATE_OP_MAX,
-                                  routes[i].fn, c);
+        int r = mgmt_server_route(srv, routes[i].method, routes[i].pattern, CONTROL_WORLD_ROLES,
+                                  GATE_OP_MAX, routes[i].fn, c);
 
         if (r < 0)
             return r;
     }
-    return 0;
+    return control__faults_log_add(c, srv);
 }

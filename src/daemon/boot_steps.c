@@ -4,6 +4,7 @@
  *
  *   step        deadline  on failure                          stand-in
  *   settings    10 s      EC_OTHER_ERROR_STATE(1)             settings in memory, defaults
+ *   logs        10 s      EC_Security_Log_Not_Writable        reopened on a back-off
  *   accounts    10 s      EC_OTHER_ERROR_STATE(2)             (created again at completion)
  *   rng         5 s       EC_Random_Generator_Not_Reliable    -
  *   identity    10 s      EC_Secure_KeyStore_Not_Available    an ephemeral key and certificate
@@ -37,6 +38,40 @@ static void apply_log_level(const char *name, const char *value, void *arg)
         log_level_set(level);
 }
 
+/* --setting NAME=VALUE: CI starts a connector with the settings it needs, checked and
+ * recorded like any administrator's change. */
+static int apply_cmdline_settings(struct daemon *d)
+{
+    for (size_t i = 0; i < d->opts.n_settings; i++) {
+        const char *eq = strchr(d->opts.settings[i], '=');
+        char name[64], msg[256] = "";
+        const char *now = NULL;
+        int r;
+
+        if (!eq || (size_t)(eq - d->opts.settings[i]) >= sizeof(name))
+            return -EINVAL;
+        memcpy(name, d->opts.settings[i], (size_t)(eq - d->opts.settings[i]));
+        name[eq - d->opts.settings[i]] = '\0';
+        r = store_setting_set(d->store, name, eq + 1, STORE_ROLE_SUPER_ADMIN, msg, sizeof(msg));
+        if (r < 0) {
+            fprintf(stderr, "konnektord: --setting %s: %s\n", d->opts.settings[i],
+                    r == -ENOENT ? "no such setting" : msg);
+            return r;
+        }
+        if (r == 1 && store_setting_get(d->store, name, &now) == 0) {
+            struct evt_param p[3] = {{"User", "command-line"}, {"RefID", name}, {"NewVal", now}};
+            struct evt_event ev = {.topic = "MGM/ADMINCHANGES",
+                                   .type = EVT_TYPE_OPERATION,
+                                   .severity = EVT_SEVERITY_INFO,
+                                   .params = p,
+                                   .n_params = 3};
+
+            (void)evt_bus_publish(d->bus, &ev);
+        }
+    }
+    return 0;
+}
+
 static void step_settings(struct bootup *b, void *arg)
 {
     struct daemon *d = arg;
@@ -48,12 +83,25 @@ static void step_settings(struct bootup *b, void *arg)
     if (r < 0)
         log_msg(LOG_LEVEL_ERROR, "konnektord: config.db cannot be used, running on defaults");
     ensure_store(d);
+    if (d->store && apply_cmdline_settings(d) < 0) {
+        /* A CI job that asked for settings it did not get must not run on. */
+        d->exit_code = 2;
+        event_base_loopexit(d->base, NULL);
+    }
     if (d->store) {
         (void)store_setting_on_change(d->store, apply_log_level, d);
         if (store_setting_get(d->store, "LOG_LEVEL_SYSLOG", &level) == 0)
             apply_log_level("LOG_LEVEL_SYSLOG", level, d);
     }
     bootup_step_done(b, r);
+}
+
+static void step_logs(struct bootup *b, void *arg)
+{
+    struct daemon *d = arg;
+
+    ensure_store(d);
+    bootup_step_done(b, d->store ? logs_start(d) : -EIO);
 }
 
 static void step_accounts(struct bootup *b, void *arg)
@@ -112,7 +160,7 @@ static void step_identity(struct bootup *b, void *arg)
     bootup_step_done(b, r);
 }
 
-static struct mgmt_deps deps_of(const struct daemon *d)
+static struct mgmt_deps deps_of(struct daemon *d)
 {
     return (struct mgmt_deps){
         .base = d->base,
@@ -121,6 +169,8 @@ static struct mgmt_deps deps_of(const struct daemon *d)
         .bus = d->bus,
         .leds = d->leds,
         .workers = d->workers,
+        .seclog = &d->seclog,
+        .syslog = &d->syslog,
         .data_dir = d->opts.data_dir,
         .boot_time_ms = d->boot_time_ms,
         .boot_mono_ms = d->boot_mono_ms,
@@ -208,6 +258,9 @@ int boot_steps_start(struct daemon *d)
     r = bootup_add_step(d->bootup, "settings", STEP_DEADLINE_MS, EC_OTHER_ERROR_STATE, "1",
                         step_settings, d);
     if (r == 0)
+        r = bootup_add_step(d->bootup, "logs", STEP_DEADLINE_MS, EC_SECURITY_LOG_NOT_WRITABLE, NULL,
+                            step_logs, d);
+    if (r == 0)
         r = bootup_add_step(d->bootup, "accounts", STEP_DEADLINE_MS, EC_OTHER_ERROR_STATE, "2",
                             step_accounts, d);
     if (r == 0)
@@ -224,7 +277,7 @@ int boot_steps_start(struct daemon *d)
         if (r < 0)
             fprintf(stderr,
                     "konnektord: bad --boot-fault '%s' (STEP:fail|hang|delay=MS with "
-                    "STEP one of settings, accounts, rng, identity, vpn)\n",
+                    "STEP one of settings, logs, accounts, rng, identity, vpn)\n",
                     d->opts.boot_faults[i]);
     }
     if (r == 0)

@@ -10,10 +10,12 @@
 #include "control/control.h"
 #include "events/events.h"
 #include "mgmt/mgmt.h"
+#include "seclog/seclog.h"
 #include "state/state.h"
 #include "store/store.h"
 
 #define DAEMON_BOOT_FAULTS_MAX 8
+#define DAEMON_SETTINGS_MAX 32
 
 struct options {
     const char *data_dir;
@@ -21,6 +23,8 @@ struct options {
     enum clock_mode clock;
     const char *boot_faults[DAEMON_BOOT_FAULTS_MAX];
     size_t n_boot_faults;
+    const char *settings[DAEMON_SETTINGS_MAX]; /* "NAME=VALUE", applied at bootup */
+    size_t n_settings;
 };
 
 /* Parses argv. Returns 0 to run, 1 when --help or --version was answered, -EINVAL on a usage
@@ -39,6 +43,11 @@ struct daemon {
     struct mgmt_server *mgmt;
     struct control *control;
     struct bootup *bootup;
+    struct seclog *seclog, *syslog;
+    struct clock_timer *retention_timer, *reopen_timer;
+    int64_t reopen_ms;
+    uint64_t seclog_overflows_seen, syslog_overflows_seen;
+    uint64_t logs_missed_since; /* bus seq when the security log became unavailable; 0 none */
     int64_t boot_time_ms, boot_mono_ms;
     int exit_code;
 };
@@ -46,5 +55,12 @@ struct daemon {
 /* Adds the bootup steps (docs/operating-state.md lists them) and starts bootup; the
  * management listener opens only when every step has finished or failed (TIP1-A_4507). */
 int boot_steps_start(struct daemon *d);
+
+/* Opens the security and system logs (TUC_KON_272) and routes events and operator messages
+ * into them (TUC_KON_271). An open that fails is retried by itself; the error is returned so
+ * that bootup raises EC_Security_Log_Not_Writable. */
+int logs_start(struct daemon *d);
+/* Flushes and closes both logs. */
+void logs_stop(struct daemon *d);
 
 #endif

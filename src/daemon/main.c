@@ -74,6 +74,7 @@ static void destroy_objects(struct daemon *d)
 {
     d->mgmt = mgmt_server_free(d->mgmt);
     d->control = control_free(d->control);
+    logs_stop(d);
     d->bootup = bootup_free(d->bootup);
     d->workers = worker_pool_free(d->workers);
     d->identity = mgmt_identity_free(d->identity);

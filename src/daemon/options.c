@@ -17,6 +17,9 @@ static void usage(FILE *out)
                  "                         written to DIR/run/mgmt.url after bootup)\n"
                  "  --clock real|virtual   time source (default real); the virtual clock can be\n"
                  "                         advanced through the control API\n"
+                 "  --setting NAME=VALUE   set a setting at start, checked and recorded like an\n"
+                 "                         administrator's change (repeatable), e.g.\n"
+                 "                         --setting SECLOG_CAPACITY_MB=16\n"
                  "  --boot-fault STEP:KIND make a bootup step misbehave, for tests; KIND is fail,\n"
                  "                         hang or delay=MS (repeatable)\n"
                  "  --help                 show this help\n"
@@ -29,13 +32,10 @@ static void usage(FILE *out)
 int options_parse(int argc, char **argv, struct options *ret_opts)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'},
-        {"mgmt", required_argument, NULL, 'm'},
-        {"clock", required_argument, NULL, 'c'},
-        {"boot-fault", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'},    {"mgmt", required_argument, NULL, 'm'},
+        {"clock", required_argument, NULL, 'c'},   {"boot-fault", required_argument, NULL, 'f'},
+        {"setting", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
     };
     struct options o = {
         .data_dir = "./var", .mgmt_addr = "127.0.0.1:8443", .clock = CLOCK_MODE_REAL};
@@ -67,6 +67,14 @@ int options_parse(int argc, char **argv, struct options *ret_opts)
                 return -EINVAL;
             }
             o.boot_faults[o.n_boot_faults++] = optarg;
+            break;
+        case 's':
+            if (!strchr(optarg, '=') || o.n_settings >= DAEMON_SETTINGS_MAX) {
+                fprintf(stderr, "konnektord: --setting needs NAME=VALUE (at most %d), got '%s'\n",
+                        DAEMON_SETTINGS_MAX, optarg);
+                return -EINVAL;
+            }
+            o.settings[o.n_settings++] = optarg;
             break;
         case 'h':
             usage(stdout);

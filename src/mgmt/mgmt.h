@@ -22,6 +22,7 @@
 #include "store/store.h"
 
 struct event_base;
+struct seclog;
 struct worker_pool;
 
 /* ---- identity --------------------------------------------------------------------------- */
@@ -66,6 +67,8 @@ struct mgmt_deps {
     struct evt_bus *bus;
     struct led_panel *leds;
     struct worker_pool *workers;
+    struct seclog **seclog; /* the security log; *seclog is NULL while it is not open */
+    struct seclog **syslog; /* the system log, likewise */
     const char *data_dir;
     int64_t boot_time_ms; /* wall time the process started */
     int64_t boot_mono_ms; /* clock_mono_ms() when the process started */
@@ -112,6 +115,20 @@ const struct mgmt_deps *mgmt_request_deps(const struct mgmt_request *req);
 void mgmt_reply_json(struct mgmt_request *req, int status, json_t *body);
 void mgmt_reply_error(struct mgmt_request *req, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Runs work(arg) on the worker pool, then done(req, arg) on the loop; done replies. Returns 0;
+ * or, if the pool refuses, replies 503 at once (ends the stream of a streaming reply), runs
+ * neither and returns a negative errno (the caller still owns arg). */
+int mgmt_request_offload(struct mgmt_request *req, void (*work)(void *arg),
+                         void (*done)(struct mgmt_request *req, void *arg), void *arg);
+
+/* Streaming replies: start, then chunks, then end (which frees the request). A chunk returns
+ * -EPIPE once the client has gone; the caller then calls end. more (may be NULL) runs on the
+ * loop when the chunk has been handed to the kernel, to produce the next one. */
+void mgmt_reply_stream_start(struct mgmt_request *req, const char *content_type);
+int mgmt_reply_stream_chunk(struct mgmt_request *req, const void *data, size_t len,
+                            void (*more)(struct mgmt_request *req, void *arg), void *arg);
+void mgmt_reply_stream_end(struct mgmt_request *req);
 
 /* Reads a required string member of the body; replies 400 and returns NULL if missing. */
 const char *mgmt_body_string(struct mgmt_request *req, const char *key);

@@ -18,7 +18,6 @@
 typedef void (*hashed_fn)(struct mgmt_request *req, const char *record, void *ctx);
 
 struct hash_job {
-    struct mgmt_request *req;
     char *password;
     char record[STORE_USER_HASH_MAX + 1];
     int r;
@@ -33,17 +32,22 @@ static void hash_work(void *arg)
     j->r = mgmt_password_hash(j->password, j->record, sizeof(j->record));
 }
 
-static void hash_done(void *arg)
+static void hash_job_free(struct hash_job *j)
+{
+    explicit_bzero(j->password, strlen(j->password));
+    free(j->password);
+    free(j);
+}
+
+static void hash_done(struct mgmt_request *req, void *arg)
 {
     struct hash_job *j = arg;
 
     if (j->r < 0)
-        mgmt_reply_error(j->req, 500, "internal", "the password could not be hashed");
+        mgmt_reply_error(req, 500, "internal", "the password could not be hashed");
     else
-        j->then(j->req, j->record, &j->user);
-    explicit_bzero(j->password, strlen(j->password));
-    free(j->password);
-    free(j);
+        j->then(req, j->record, &j->user);
+    hash_job_free(j);
 }
 
 /* Hashes password off the loop, then calls then(req, record, user) on the loop. */
@@ -57,14 +61,10 @@ static void hash_then(struct mgmt_request *req, const char *password, const stru
         mgmt_reply_error(req, 503, "busy", "out of memory, try again");
         return;
     }
-    j->req = req;
     j->then = then;
     j->user = *user;
-    if (worker_pool_submit(mgmt_request_deps(req)->workers, hash_work, hash_done, j) < 0) {
-        free(j->password);
-        free(j);
-        mgmt_reply_error(req, 503, "busy", "too many requests at once, try again in a moment");
-    }
+    if (mgmt_request_offload(req, hash_work, hash_done, j) < 0)
+        hash_job_free(j);
 }
 
 static json_t *user_json(const struct store_user *u)

@@ -68,6 +68,9 @@ struct mgmt_request {
     json_t *body;
     char user[STORE_USER_NAME_MAX + 1];
     enum store_role role;
+    void (*more)(struct mgmt_request *req, void *arg); /* streaming: produce the next chunk */
+    void *more_arg;
+    bool streaming; /* the status line is out: only chunks and the end may follow */
 };
 
 static const char *const method_names[MGMT_METHOD_MAX] = {"GET", "PUT", "POST", "DELETE"};
@@ -159,7 +162,8 @@ void mgmt_reply_json(struct mgmt_request *req, int status, json_t *body)
     request_free(req);
 }
 
-static json_t *error_json(int status, const char *code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static json_t *error_json(int status, const char *code,
+                                                                const char *fmt, va_list ap)
 {
     char msg[512];
 
@@ -176,6 +180,103 @@ void mgmt_reply_error(struct mgmt_request *req, int status, const char *code, co
     body = error_json(status, code, fmt, ap);
     va_end(ap);
     mgmt_reply_json(req, status, body);
+}
+
+struct offload {
+    struct mgmt_request *req;
+    void (*work)(void *arg);
+    void (*done)(struct mgmt_request *req, void *arg);
+    void *arg;
+};
+
+static void offload_work(void *arg)
+{
+    struct offload *o = arg;
+
+    o->work(o->arg);
+}
+
+static void offload_done(void *arg)
+{
+    struct offload *o = arg;
+
+    o->done(o->req, o->arg);
+    free(o);
+}
+
+int mgmt_request_offload(struct mgmt_request *req, void (*work)(void *arg),
+                         void (*done)(struct mgmt_request *req, void *arg), void *arg)
+{
+    struct offload *o = calloc(1, sizeof(*o));
+    int r;
+
+    if (!o) {
+        if (req->streaming)
+            mgmt_reply_stream_end(req);
+        else
+            mgmt_reply_error(req, 503, "busy", "out of memory, try again");
+        return -ENOMEM;
+    }
+    *o = (struct offload){req, work, done, arg};
+    r = worker_pool_submit(req->srv->deps.workers, offload_work, offload_done, o);
+    if (r < 0) {
+        free(o);
+        /* A stream has sent its status line already: it can only end. */
+        if (req->streaming)
+            mgmt_reply_stream_end(req);
+        else
+            mgmt_reply_error(req, 503, "busy", "too many requests at once, try again in a moment");
+    }
+    return r;
+}
+
+void mgmt_reply_stream_start(struct mgmt_request *req, const char *content_type)
+{
+    req->streaming = true;
+    if (!req->evreq)
+        return;
+    (void)evhttp_add_header(evhttp_request_get_output_headers(req->evreq), "Content-Type",
+                            content_type);
+    (void)evhttp_add_header(evhttp_request_get_output_headers(req->evreq), "Cache-Control",
+                            "no-store");
+    evhttp_send_reply_start(req->evreq, 200, "OK");
+}
+
+static void on_chunk_sent(struct evhttp_connection *evcon, void *arg)
+{
+    struct mgmt_request *req = arg;
+
+    if (req->more)
+        req->more(req, req->more_arg);
+}
+
+int mgmt_reply_stream_chunk(struct mgmt_request *req, const void *data, size_t len,
+                            void (*more)(struct mgmt_request *req, void *arg), void *arg)
+{
+    struct evbuffer *buf;
+
+    if (!req->evreq)
+        return -EPIPE;
+    buf = evbuffer_new();
+    if (!buf || evbuffer_add(buf, data, len) < 0) {
+        if (buf)
+            evbuffer_free(buf);
+        return -ENOMEM;
+    }
+    req->more = more;
+    req->more_arg = arg;
+    evhttp_send_reply_chunk_with_cb(req->evreq, buf, more ? on_chunk_sent : NULL, req);
+    evbuffer_free(buf);
+    return 0;
+}
+
+void mgmt_reply_stream_end(struct mgmt_request *req)
+{
+    if (req->evreq) {
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req->evreq), NULL, NULL);
+        evhttp_send_reply_end(req->evreq);
+    }
+    request_free(req);
 }
 
 /* For errors before a mgmt_request exists. */
@@ -514,12 +615,38 @@ static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
     return bev;
 }
 
+/* A fatal alert we send ends a failed handshake: that is a security event (issue: TLS and
+ * client-authentication failures go to the security log). Runs on the loop. */
+static void on_tls_info(const SSL *ssl, int where, int value)
+{
+    struct mgmt_server *srv = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char peer[INET6_ADDRSTRLEN] = "unknown";
+    struct evt_param params[2] = {{"Peer", peer}, {"Alert", SSL_alert_desc_string_long(value)}};
+    struct evt_event ev = {.topic = "MGM/TLS_HANDSHAKE_FAILED",
+                           .type = EVT_TYPE_SECURITY,
+                           .severity = EVT_SEVERITY_WARNING,
+                           .params = params,
+                           .n_params = 2};
+
+    if (!srv || !(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) || (value >> 8) != 2)
+        return;
+    if (getpeername(SSL_get_fd(ssl), (struct sockaddr *)&ss, &sl) == 0)
+        (void)inet_ntop(ss.ss_family,
+                        ss.ss_family == AF_INET6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                                                 : (void *)&((struct sockaddr_in *)&ss)->sin_addr,
+                        peer, sizeof(peer));
+    (void)evt_bus_publish(srv->deps.bus, &ev);
+}
+
 static SSL_CTX *make_ssl_ctx(const struct mgmt_identity *id)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
     if (!ctx)
         return NULL;
+    SSL_CTX_set_info_callback(ctx, on_tls_info);
     if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
         SSL_CTX_use_certificate(ctx, id->cert) != 1 || SSL_CTX_use_PrivateKey(ctx, id->key) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
@@ -540,6 +667,8 @@ struct mgmt_server *mgmt_server_new(const struct mgmt_deps *deps, struct mgmt_id
     srv->identity = identity;
     srv->auth = mgmt__auth_new(deps->store, deps->bus, deps->workers);
     srv->ssl_ctx = make_ssl_ctx(identity);
+    if (srv->ssl_ctx)
+        SSL_CTX_set_app_data(srv->ssl_ctx, srv);
     srv->http = evhttp_new(deps->base);
     if (!srv->auth || !srv->ssl_ctx || !srv->http)
         return mgmt_server_free(srv);
@@ -549,7 +678,7 @@ struct mgmt_server *mgmt_server_new(const struct mgmt_deps *deps, struct mgmt_id
     evhttp_set_bevcb(srv->http, on_new_connection, srv->ssl_ctx);
     evhttp_set_gencb(srv->http, on_request, srv);
     if (mgmt__routes_status_add(srv) < 0 || mgmt__routes_settings_add(srv) < 0 ||
-        mgmt__routes_users_add(srv) < 0)
+        mgmt__routes_users_add(srv) < 0 || mgmt__routes_log_add(srv) < 0)
         return mgmt_server_free(srv);
     return srv;
 }

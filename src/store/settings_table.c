@@ -71,6 +71,18 @@ static const struct setting_def settings[] = {
         .doc = "Disk space reserved for the security log at start.",
     },
     {
+        /* The system log has a budget of its own, so that chatter cannot take the security
+         * log's space (DESIGN.md section 5). */
+        .name = "SYSLOG_CAPACITY_MB",
+        .type = SETTING_TYPE_INT,
+        .default_value = "64",
+        .min = 16,
+        .max = 65536,
+        .unit = "MB",
+        .roles = ROLES_LOCAL,
+        .doc = "Disk space reserved for the system log at start.",
+    },
+    {
         .name = "LOG_SUCCESSFUL_CRYPTO_OPS",
         .type = SETTING_TYPE_BOOL,
         .default_value = "Disabled",

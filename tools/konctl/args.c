@@ -1,6 +1,6 @@
 /* args: the arguments of one konctl command. Global options are main.c's (getopt_long); each
  * command's own words and options come here, as do the checks of values that konctl passes on
- * to the daemon (condition names, durations, numbers, roles).
+ * to the daemon (condition names, durations, times, numbers, roles, severities).
  *
  * It does not talk to the daemon. Values are checked for form only; ranges and names are the
  * daemon's to judge, so konctl and the daemon never disagree about a limit.
@@ -155,6 +155,81 @@ int args_condition_parse(const char *arg, char *name, size_t name_size, char *in
     return 0;
 }
 
+/* Reads exactly n digits at *p into *ret and moves *p past them. */
+static bool digits_read(const char **p, size_t n, unsigned *ret)
+{
+    unsigned v = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return false;
+        v = v * 10 + (unsigned)((*p)[i] - '0');
+    }
+    *p += n;
+    *ret = v;
+    return true;
+}
+
+/* Moves *p past the character c, if it is there. */
+static bool char_read(const char **p, char c)
+{
+    if (**p != c)
+        return false;
+    (*p)++;
+    return true;
+}
+
+static unsigned month_days(unsigned year, unsigned month)
+{
+    static const unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.F]Z" with F 1 to 9 digits, or "+00:00" for "Z": RFC 3339 in UTC, the
+ * forms the daemon reads. A second of 60 is a leap second. */
+static int iso_check(const char *s)
+{
+    unsigned year, month, day, hour, minute, second, digit;
+    const char *p = s;
+    size_t fraction = 0;
+
+    if (!digits_read(&p, 4, &year) || !char_read(&p, '-') || !digits_read(&p, 2, &month) ||
+        !char_read(&p, '-') || !digits_read(&p, 2, &day) || !char_read(&p, 'T') ||
+        !digits_read(&p, 2, &hour) || !char_read(&p, ':') || !digits_read(&p, 2, &minute) ||
+        !char_read(&p, ':') || !digits_read(&p, 2, &second))
+        return -EINVAL;
+    if (char_read(&p, '.')) {
+        while (digits_read(&p, 1, &digit))
+            fraction++;
+        if (fraction < 1 || fraction > 9)
+            return -EINVAL;
+    }
+    if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
+        return -EINVAL;
+    if (month < 1 || month > 12 || day < 1 || day > month_days(year, month) || hour > 23 ||
+        minute > 59 || second > 60)
+        return -EINVAL;
+    /* Before 1970 the time in ms would be negative, which the daemon's filters do not take. */
+    if (year < 1970)
+        return -ERANGE;
+    return 0;
+}
+
+int args_time_check(const char *s)
+{
+    uint64_t ms;
+    size_t n = 0;
+
+    while (isdigit((unsigned char)s[n]))
+        n++;
+    if (n == 0 || s[n] != '\0')
+        return iso_check(s);
+    /* Plain digits: ms since the epoch, kept by the daemon as an int64. */
+    return args_uint_parse(s, INT64_MAX, &ms);
+}
+
 int args_uint_parse(const char *s, uint64_t max, uint64_t *ret_value)
 {
     uint64_t v = 0;
@@ -229,6 +304,16 @@ const char *args_role_expand(const char *role)
         if (strcasecmp(role, roles[i].shorthand) == 0 || strcasecmp(role, roles[i].name) == 0)
             return roles[i].name;
     return role;
+}
+
+const char *args_severity_expand(const char *severity)
+{
+    static const char *const names[] = {"Info", "Warning", "Error", "Fatal"};
+
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        if (strcasecmp(severity, names[i]) == 0)
+            return names[i];
+    return severity;
 }
 
 bool args_command(struct konctl *k, int argc, char **argv, struct args_opt *opts, size_t n_opts,

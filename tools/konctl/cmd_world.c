@@ -8,7 +8,9 @@
  *  2. "fault stall MS" waits MS longer than other requests: the daemon answers only after the
  *     stall, and the answer must not be mistaken for a timeout.
  *  3. "fault condition" reports what the daemon did, from its answer ("changed", "active"),
- *     never what was asked: an admin-only condition is not cleared this way and stays on. */
+ *     never what was asked: an admin-only condition is not cleared this way and stays on.
+ *  4. "fault flood" returns as soon as the daemon has started the flood; the events follow
+ *     for the given seconds of real time while konctl is long gone. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -24,6 +26,11 @@
 /* Longest condition name and instance id accepted, in bytes with the terminator, as in cmd_ec.c. */
 #define EC_NAME_MAX 128
 #define EC_INSTANCE_MAX 128
+
+/* What "fault flood" sends without options (docs/konctl.md). */
+#define FLOOD_TOPIC "NK/FIREWALL/DROP"
+#define FLOOD_RATE 1000 /* events per second */
+#define FLOOD_SECONDS 10
 
 static const char clock_usage[] =
     "Usage: konctl clock show\n"
@@ -44,13 +51,24 @@ static const char vpn_usage[] =
 static const char fault_usage[] =
     "Usage: konctl fault stall MS\n"
     "       konctl fault condition NAME[(ID)] on|off\n"
+    "       konctl fault seclog-io-error on|off\n"
+    "       konctl fault flood [--topic T] [--rate N] [--seconds S] [--distinct]\n"
     "\n"
     "stall MS            block the daemon's main loop for MS milliseconds (at most 30000),\n"
     "                    to exercise the watchdog; konctl waits for the answer\n"
     "condition NAME on   raise an error condition of TAB_KON_503 as its detector would;\n"
     "condition NAME off  or clear it. A parameterised one takes its instance as NAME(ID),\n"
     "                    e.g. 'EC_CardTerminal_Not_Available(ct1)'. An admin-only one\n"
-    "                    (EC_LOG_OVERFLOW) stays on: 'konctl ec reset' ends it\n";
+    "                    (EC_LOG_OVERFLOW) stays on: 'konctl ec reset' ends it\n"
+    "seclog-io-error on  make every write of the security log fail with EIO (the connector\n"
+    "                    enters EC_Security_Log_Not_Writable within 1 s);\n"
+    "seclog-io-error off let them succeed again (it leaves the condition by itself)\n"
+    "flood               a storm of security events, as from a LAN broadcast storm; konctl\n"
+    "                    returns at once while the daemon goes on for the given time\n"
+    "  --topic T         the events' topic (default " FLOOD_TOPIC ")\n"
+    "  --rate N          events per second, 1..100000 (default 1000)\n"
+    "  --seconds S       for how long in real time, 1..3600 (default 10)\n"
+    "  --distinct        make every event unique, so that none are folded\n";
 
 static int print_clock(const struct konctl *k, const json_t *clock)
 {
@@ -291,17 +309,137 @@ out:
     return r;
 }
 
+static int fault_seclog_io_error(struct konctl *k, int argc, char **argv)
+{
+    json_t *answer = NULL;
+    json_t *body = NULL;
+    struct args a;
+    bool on;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 1, 1, fault_usage, &a, &r))
+        return r;
+    if (strcmp(a.pos[0], "on") != 0 && strcmp(a.pos[0], "off") != 0) {
+        konctl_error("'%s' is neither on nor off", a.pos[0]);
+        konctl_hint("'on' makes security-log writes fail, 'off' lets them succeed again");
+        return KONCTL_EXIT_USAGE;
+    }
+    on = strcmp(a.pos[0], "on") == 0;
+    body = json_pack("{s:b}", "on", on);
+    if (!body) {
+        konctl_error("out of memory");
+        return KONCTL_EXIT_ERROR;
+    }
+    r = konctl_call(k, "POST", "/control/v1/fault/seclog-io-error", body, &answer);
+    /* What the daemon did ({"on": bool}), where it says. */
+    if (r == KONCTL_EXIT_OK && json_is_boolean(json_object_get(answer, "on")))
+        on = json_is_true(json_object_get(answer, "on"));
+    if (r == KONCTL_EXIT_OK && k->json)
+        (void)out_json_print(stdout, answer);
+    else if (r == KONCTL_EXIT_OK && on)
+        (void)printf("security-log writes now fail with EIO; EC_Security_Log_Not_Writable "
+                     "follows within 1 s\n");
+    else if (r == KONCTL_EXIT_OK)
+        (void)printf("security-log writes succeed again; the condition ends by itself\n");
+    json_decref(answer);
+    json_decref(body);
+    return r;
+}
+
+/* Reads a count option for the flood into *ret, keeping the default when absent. Only the
+ * form is checked: the daemon names its range when it refuses (exit 5). */
+static bool flood_number(const char *name, const char *value, uint64_t *ret)
+{
+    if (!value)
+        return true;
+    if (args_uint_parse(value, INT64_MAX, ret) == 0)
+        return true;
+    konctl_error("--%s takes a whole number, not '%s'", name, value);
+    return false;
+}
+
+/* What was started: from the answer (which echoes topic, rate, seconds and distinct), and
+ * from the request for what the answer leaves out. */
+static void print_flood(const json_t *answer, const json_t *sent)
+{
+    static const char *const keys[] = {"topic", "rate", "seconds"};
+    char *text[ARRAY_SIZE(keys)];
+    const json_t *distinct = json_object_get(answer, "distinct");
+
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        const json_t *v = json_object_get(answer, keys[i]);
+        text[i] = out_json_text(v ? v : json_object_get(sent, keys[i]));
+    }
+    if (!distinct)
+        distinct = json_object_get(sent, "distinct");
+    (void)printf("started a flood of %s: %s events/s for %s s, %s\n", text[0] ? text[0] : "?",
+                 text[1] ? text[1] : "?", text[2] ? text[2] : "?",
+                 json_is_true(distinct) ? "every event distinct" : "repeats folded");
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+        free(text[i]);
+}
+
+static int fault_flood(struct konctl *k, int argc, char **argv)
+{
+    struct args_opt opts[] = {{"topic", true, NULL},
+                              {"rate", true, NULL},
+                              {"seconds", true, NULL},
+                              {"distinct", false, NULL}};
+    const char *topic = FLOOD_TOPIC;
+    uint64_t rate = FLOOD_RATE;
+    uint64_t seconds = FLOOD_SECONDS;
+    json_t *answer = NULL;
+    json_t *body = NULL;
+    struct args a;
+    bool distinct;
+    int r;
+
+    if (!args_command(k, argc, argv, opts, ARRAY_SIZE(opts), 0, 0, fault_usage, &a, &r))
+        return r;
+    if (opts[0].value)
+        topic = opts[0].value;
+    if (!flood_number("rate", opts[1].value, &rate) ||
+        !flood_number("seconds", opts[2].value, &seconds))
+        return KONCTL_EXIT_USAGE;
+    distinct = opts[3].value != NULL;
+    body = json_pack("{s:s, s:I, s:I, s:b}", "topic", topic, "rate", (json_int_t)rate, "seconds",
+                     (json_int_t)seconds, "distinct", distinct);
+    if (!body) {
+        /* jansson refuses text that is not UTF-8; running out of memory is the other cause. */
+        konctl_error("cannot send the topic '%s': it is not valid UTF-8", topic);
+        return KONCTL_EXIT_USAGE;
+    }
+    /* The daemon answers once the flood has started (invariant 4). */
+    r = konctl_call(k, "POST", "/control/v1/fault/flood", body, &answer);
+    if (r == KONCTL_EXIT_OK && k->json)
+        (void)out_json_print(stdout, answer);
+    else if (r == KONCTL_EXIT_OK)
+        print_flood(answer, body);
+    json_decref(answer);
+    json_decref(body);
+    return r;
+}
+
 int cmd_fault(struct konctl *k, int argc, char **argv)
 {
-    static const char *const names[] = {"stall", "condition"};
+    static const char *const names[] = {"stall", "condition", "seclog-io-error", "flood"};
     int shift = 0;
     int r;
     int i;
 
     i = args_subcommand(argc, argv, names, ARRAY_SIZE(names), NULL, fault_usage, &shift, &r);
-    if (i < 0)
+    argc -= shift;
+    argv += shift;
+    switch (i) {
+    case 0:
+        return fault_stall(k, argc, argv);
+    case 1:
+        return fault_condition(k, argc, argv);
+    case 2:
+        return fault_seclog_io_error(k, argc, argv);
+    case 3:
+        return fault_flood(k, argc, argv);
+    default:
         return r;
-    if (i == 0)
-        return fault_stall(k, argc - shift, argv + shift);
-    return fault_condition(k, argc - shift, argv + shift);
+    }
 }

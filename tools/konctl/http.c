@@ -5,13 +5,13 @@
  *
  * Invariants:
  *  1. Every request has a deadline: the connect timeout covers TCP and the TLS handshake, and
- *     timeout_ms covers the whole exchange. libcurl never follows redirects and speaks only
- *     http and https.
+ *     timeout_ms covers the whole exchange (for a streamed answer: any time without a byte
+ *     arriving). libcurl never follows redirects and speaks only http and https.
  *  2. TLS is 1.2 or newer, verified against --cacert alone when given (the daemon's self-made
  *     certificate is pinned, the system store is not consulted), and not verified at all only
  *     with --insecure.
  *  3. An answer is read into a buffer of at most HTTP_ANSWER_MAX bytes; a longer one aborts
- *     the transfer.
+ *     the transfer. Only the body of a streamed 2xx answer bypasses the buffer, for its sink.
  *  4. A result has fail == HTTP_FAIL_NONE exactly when an HTTP status arrived. A 2xx answer
  *     that is not empty and not JSON is turned into HTTP_FAIL_BAD_ANSWER. */
 #include <errno.h>
@@ -40,6 +40,20 @@ struct buffer {
     size_t len;
     size_t cap;
     bool too_large;
+    /* Streaming: a 2xx body goes to sink instead (http_request_stream). */
+    CURL *handle;
+    http_sink_fn sink;
+    void *sink_arg;
+    bool sink_stopped;
+    bool streamed; /* the sink got some of the body */
+};
+
+/* How one request differs between http_request and http_request_stream. */
+struct request {
+    const char *accept; /* the Accept header's value */
+    long timeout_ms;    /* whole exchange, or without progress when streaming */
+    http_sink_fn sink;  /* NULL: keep the answer in the buffer */
+    void *sink_arg;
 };
 
 static char *dup_or_null(const char *s, bool *failed)
@@ -143,7 +157,20 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     size_t n = size * nmemb;
     size_t need;
     char *grown = NULL;
+    long status = 0;
 
+    if (b->sink) {
+        /* The status line has arrived before any byte of the body. */
+        (void)curl_easy_getinfo(b->handle, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300) {
+            b->streamed = true;
+            if (b->sink(ptr, n, b->sink_arg) != 0) {
+                b->sink_stopped = true;
+                return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+            }
+            return n;
+        }
+    }
     if (n > HTTP_ANSWER_MAX - b->len) {
         b->too_large = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -257,7 +284,7 @@ static struct curl_slist *header_add(struct curl_slist *list, const char *line, 
 }
 
 static int set_options(CURL *h, const struct http_client *c, struct curl_slist *headers,
-                       long timeout_ms, char *errbuf)
+                       const struct request *req, char *errbuf)
 {
     CURLcode rc = CURLE_OK;
 
@@ -270,7 +297,15 @@ static int set_options(CURL *h, const struct http_client *c, struct curl_slist *
     rc |= curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     rc |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    rc |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (req->sink) {
+        /* A stream ends when nothing arrives for timeout_ms (less than 1 byte/s that long). */
+        rc |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 0L);
+        rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                               req->timeout_ms >= 2000 ? req->timeout_ms / 1000 : 1L);
+    } else {
+        rc |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+    }
     rc |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     rc |= curl_easy_setopt(h, CURLOPT_USERAGENT, "konctl/" KONN_VERSION);
     rc |= curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -303,8 +338,8 @@ static int set_method(CURL *h, const char *method, const char *payload)
     return rc == CURLE_OK ? 0 : -EINVAL;
 }
 
-int http_request(struct http_client *c, const char *method, const char *path, const json_t *body,
-                 long timeout_ms, struct http_result *ret)
+static int perform(struct http_client *c, const char *method, const char *path, const json_t *body,
+                   const struct request *req, struct http_result *ret)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     struct buffer answer = {0};
@@ -312,7 +347,9 @@ int http_request(struct http_client *c, const char *method, const char *path, co
     bool failed = false;
     char *payload = NULL;
     char *full_url = NULL;
+    char *accept = NULL;
     size_t url_size;
+    size_t accept_size;
     CURL *h = NULL;
     CURLcode rc;
     int r;
@@ -333,7 +370,14 @@ int http_request(struct http_client *c, const char *method, const char *path, co
     }
     (void)snprintf(full_url, url_size, "%s%s", c->url, path);
 
-    headers = header_add(headers, "Accept: application/json", &failed);
+    accept_size = strlen("Accept: ") + strlen(req->accept) + 1;
+    accept = malloc(accept_size);
+    if (!accept) {
+        r = -ENOMEM;
+        goto out;
+    }
+    (void)snprintf(accept, accept_size, "Accept: %s", req->accept);
+    headers = header_add(headers, accept, &failed);
     if (payload)
         headers = header_add(headers, "Content-Type: application/json", &failed);
     /* No "Expect: 100-continue" round trip for our small bodies. */
@@ -348,7 +392,10 @@ int http_request(struct http_client *c, const char *method, const char *path, co
         r = -ENOMEM;
         goto out;
     }
-    r = set_options(h, c, headers, timeout_ms, errbuf);
+    answer.handle = h;
+    answer.sink = req->sink;
+    answer.sink_arg = req->sink_arg;
+    r = set_options(h, c, headers, req, errbuf);
     if (r < 0)
         goto out;
     r = set_method(h, method, payload);
@@ -361,9 +408,14 @@ int http_request(struct http_client *c, const char *method, const char *path, co
         goto out;
     }
     ret->https = strncasecmp(full_url, "https:", 6) == 0;
-    ret->timeout_ms = timeout_ms;
+    ret->timeout_ms = req->timeout_ms;
 
     rc = curl_easy_perform(h);
+    ret->streamed = answer.streamed;
+    if (rc == CURLE_WRITE_ERROR && answer.sink_stopped) {
+        r = -ECANCELED;
+        goto out;
+    }
     if (rc == CURLE_WRITE_ERROR && answer.too_large) {
         ret->fail = HTTP_FAIL_BAD_ANSWER;
         (void)snprintf(ret->detail, sizeof(ret->detail), "the answer is larger than %d bytes",
@@ -392,14 +444,34 @@ out:
     if (h)
         curl_easy_cleanup(h);
     curl_slist_free_all(headers);
+    free(accept);
     free(full_url);
     if (payload) {
-        /* The body may carry a password (users add, users passwd). */
+        /* The body may carry a password (users add, users passwd) or the verification key of
+         * the security log (log verify). */
         explicit_bzero(payload, strlen(payload));
         free(payload);
     }
     free(answer.data);
     return r;
+}
+
+int http_request(struct http_client *c, const char *method, const char *path, const json_t *body,
+                 long timeout_ms, struct http_result *ret)
+{
+    const struct request req = {.accept = "application/json", .timeout_ms = timeout_ms};
+
+    return perform(c, method, path, body, &req, ret);
+}
+
+int http_request_stream(struct http_client *c, const char *method, const char *path,
+                        const json_t *body, const char *accept, long idle_timeout_ms,
+                        http_sink_fn sink, void *arg, struct http_result *ret)
+{
+    const struct request req = {
+        .accept = accept, .timeout_ms = idle_timeout_ms, .sink = sink, .sink_arg = arg};
+
+    return perform(c, method, path, body, &req, ret);
 }
 
 void http_result_done(struct http_result *res)

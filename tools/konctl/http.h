@@ -7,6 +7,7 @@
 #define KONCTL_HTTP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -28,7 +29,9 @@ enum http_fail {
 /* The text of curl's error buffer (CURL_ERROR_SIZE, checked in http.c). */
 #define HTTP_DETAIL_MAX 256
 
-/* Largest answer accepted, in bytes: the events list is the biggest and stays far below. */
+/* Largest answer kept in memory, in bytes: a page of 1000 log entries is the biggest and
+ * stays far below unless its entries carry large parameters. A streamed answer (log export)
+ * goes to its sink instead and has no limit. */
 #define HTTP_ANSWER_MAX (8 * 1024 * 1024)
 
 struct http_result {
@@ -38,7 +41,8 @@ struct http_result {
     bool https;         /* the request went over TLS */
     bool tcp_connected; /* for HTTP_FAIL_CONNECT_TIMEOUT: TCP was up, the TLS handshake hung */
     long timeout_ms;    /* the request timeout that applied */
-    int os_errno; /* for HTTP_FAIL_REFUSED: the connect() error (ECONNREFUSED, EHOSTUNREACH) */
+    int os_errno;  /* for HTTP_FAIL_REFUSED: the connect() error (ECONNREFUSED, EHOSTUNREACH) */
+    bool streamed; /* http_request_stream: some of a 2xx body went to the sink */
     char detail[HTTP_DETAIL_MAX]; /* curl's message, or the start of a non-JSON answer */
 };
 
@@ -67,6 +71,20 @@ const char *http_client_url(const struct http_client *c);
  * cleared. Release ret with http_result_done(). */
 int http_request(struct http_client *c, const char *method, const char *path, const json_t *body,
                  long timeout_ms, struct http_result *ret);
+
+/* Receives a streamed answer's body as it arrives, in pieces of any size. Returns 0 to go on,
+ * non-zero to stop the transfer. */
+typedef int (*http_sink_fn)(const char *data, size_t len, void *arg);
+
+/* Like http_request, for an answer too large to hold (JSON Lines of the log export): a 2xx
+ * answer's body goes to sink as it arrives and ret->body stays NULL; any other answer is kept
+ * and parsed as for http_request, so its error can be reported. accept is the Accept header's
+ * value. idle_timeout_ms limits the time without a byte arriving, not the whole exchange,
+ * which may be long. Returns as http_request does, and -ECANCELED when the sink stopped the
+ * transfer (ret is then cleared). */
+int http_request_stream(struct http_client *c, const char *method, const char *path,
+                        const json_t *body, const char *accept, long idle_timeout_ms,
+                        http_sink_fn sink, void *arg, struct http_result *ret);
 
 /* Escapes one path segment (a setting or user name). Returns a heap string for free(), or
  * NULL when out of memory. */

@@ -42,6 +42,7 @@ enum konctl_exit {
     KONCTL_EXIT_FORBIDDEN = 6,   /* 403: the role may not do this */
     KONCTL_EXIT_NOT_FOUND = 7,   /* 404 */
     KONCTL_EXIT_CONFLICT = 8,    /* 409: conflict or critical state */
+    KONCTL_EXIT_UNVERIFIED = 9,  /* "log verify": the log does not verify (tampered, damaged) */
     KONCTL_EXIT_MAX
 };
 
@@ -75,6 +76,15 @@ struct konctl {
  * first call resolves the password (flag, env, file, terminal prompt). */
 int konctl_call(struct konctl *k, const char *method, const char *path, const json_t *body,
                 json_t **ret_answer);
+
+/* Like konctl_call without a body, for an answer too large to hold (the log export's JSON
+ * Lines): a successful answer's body goes to sink as it arrives (see http_sink_fn in http.h),
+ * and k->timeout_ms limits the time without data rather than the whole exchange. accept is
+ * the Accept header's value. Returns an exit code; a failure is reported as by konctl_call,
+ * except when sink stopped the transfer: then KONCTL_EXIT_ERROR, and the sink's owner says
+ * why. */
+int konctl_stream(struct konctl *k, const char *method, const char *path, const char *accept,
+                  int (*sink)(const char *data, size_t len, void *arg), void *arg);
 
 /* Releases the session's resources (not the struct, which main keeps on the stack). */
 void konctl_done(struct konctl *k);
@@ -116,12 +126,24 @@ int args_condition_parse(const char *arg, char *name, size_t name_size, char *in
  * an int64. Returns 0, -EINVAL for bad syntax, -ERANGE for too long. */
 int args_duration_check(const char *s);
 
+/* Checks a time for the log filters (--from, --to) before it is passed on unchanged: either
+ * ms since the Unix epoch (digits, at most INT64_MAX) or ISO 8601 in UTC as the daemon writes
+ * it, "2026-11-29T08:00:00Z" with an optional fraction of 1 to 9 digits ("...:00.123Z"), where
+ * "+00:00" may stand for "Z". The date must exist (no 30 February) and the year lie in
+ * 1970..9999. Returns 0, -EINVAL for bad syntax or a date or time that does not exist,
+ * -ERANGE for a number or year out of range. */
+int args_time_check(const char *s);
+
 /* Parses a whole unsigned decimal number no larger than max. Returns 0, -EINVAL, -ERANGE. */
 int args_uint_parse(const char *s, uint64_t max, uint64_t *ret_value);
 
 /* Maps "local", "remote", "super" (any case) to the role names of TIP1-A_4810; any other text
  * is returned unchanged, for the daemon to judge. */
 const char *args_role_expand(const char *role);
+
+/* Maps a severity in any case ("warning") to the daemon's spelling ("Warning"): Info,
+ * Warning, Error, Fatal. Any other text is returned unchanged, for the daemon to judge. */
+const char *args_severity_expand(const char *severity);
 
 /* Parses a command's arguments (args_parse) and handles the common cases: prints usage to
  * stdout for --help (*ret_exit = 0), reports a usage error for bad arguments or a positional
@@ -167,6 +189,9 @@ int cmd_users(struct konctl *k, int argc, char **argv);
 int cmd_clock(struct konctl *k, int argc, char **argv);
 int cmd_vpn(struct konctl *k, int argc, char **argv);
 int cmd_fault(struct konctl *k, int argc, char **argv);
+int cmd_log(struct konctl *k, int argc, char **argv);
+int cmd_login(struct konctl *k, int argc, char **argv);
+int cmd_logout(struct konctl *k, int argc, char **argv);
 
 /* Prints active conditions (a JSON array of condition objects) as a table, or "no active
  * conditions". Shared by "status" and "ec list" (cmd_ec.c). Returns 0 or -ENOMEM. */

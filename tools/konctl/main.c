@@ -52,9 +52,23 @@ static const char usage_text[] =
     "  clock advance DURATION          advance the virtual clock (10d, 2h, 15m, 90s, 90)\n"
     "  vpn show | vpn up | vpn down    the simulated VPN tunnel\n"
     "  events [--since SEQ]            recent internal events\n"
+    "  log show [--log L] [--from T] [--to T] [--severity S] [--topic PREFIX]\n"
+    "           [--limit N] [--oldest] [--all]\n"
+    "                                  security-log (or system-log) entries, a page at a\n"
+    "                                  time; * marks those new since your last logout\n"
+    "  log export [--log L] [FILTERS] [--output FILE]\n"
+    "                                  all matching entries as JSON Lines\n"
+    "  log verify [--log L] [--key FILE]\n"
+    "                                  check records, hash chain and seals (exit 9 if not)\n"
+    "  log stats [--log L]             space, records, retention possible, topics\n"
+    "  login                           log in: how many security-log entries are new\n"
+    "  logout                          log out: the next login counts from now\n"
     "  fault stall MS                  block the daemon's main loop for MS ms\n"
     "  fault condition NAME[(ID)] on|off\n"
     "                                  raise or clear an error condition\n"
+    "  fault seclog-io-error on|off    make security-log writes fail with EIO\n"
+    "  fault flood [--topic T] [--rate N] [--seconds S] [--distinct]\n"
+    "                                  a storm of security events\n"
     "\n"
     "Exit codes:\n"
     "  0  success\n"
@@ -65,7 +79,8 @@ static const char usage_text[] =
     "  5  value refused (400)\n"
     "  6  forbidden for this role (403)\n"
     "  7  not found (404)\n"
-    "  8  conflict or critical state (409)\n";
+    "  8  conflict or critical state (409)\n"
+    "  9  log verification failed (log verify: the log is tampered with or damaged)\n";
 
 struct command {
     const char *name;
@@ -73,9 +88,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"status", cmd_status},     {"leds", cmd_leds},     {"ec", cmd_ec},
-    {"settings", cmd_settings}, {"users", cmd_users},   {"clock", cmd_clock},
-    {"vpn", cmd_vpn},           {"events", cmd_events}, {"fault", cmd_fault},
+    {"status", cmd_status}, {"leds", cmd_leds},   {"ec", cmd_ec},       {"settings", cmd_settings},
+    {"users", cmd_users},   {"clock", cmd_clock}, {"vpn", cmd_vpn},     {"events", cmd_events},
+    {"fault", cmd_fault},   {"log", cmd_log},     {"login", cmd_login}, {"logout", cmd_logout},
 };
 
 static const struct command *command_find(const char *name)

@@ -350,8 +350,8 @@ size_t out_table_rows(const struct out_table *t)
     return t->n_cells / t->n_cols - (t->has_header ? 1 : 0);
 }
 
-/* Characters in s: bytes that do not continue a UTF-8 sequence. */
-static size_t text_width(const char *s)
+/* Bytes that do not continue a UTF-8 sequence. */
+size_t out_text_width(const char *s)
 {
     size_t w = 0;
 
@@ -373,7 +373,7 @@ int out_table_print(const struct out_table *t, FILE *f, bool color)
     if (!width)
         return -ENOMEM;
     for (size_t i = 0; i < n_rows * t->n_cols; i++) {
-        size_t w = text_width(t->cells[i]);
+        size_t w = out_text_width(t->cells[i]);
         if (w > width[i % t->n_cols])
             width[i % t->n_cols] = w;
     }
@@ -390,7 +390,7 @@ int out_table_print(const struct out_table *t, FILE *f, bool color)
         for (size_t col = 0; col < end; col++) {
             (void)fputs(cells[col], f);
             if (col + 1 < end)
-                (void)fprintf(f, "%*s", (int)(width[col] - text_width(cells[col]) + 2), "");
+                (void)fprintf(f, "%*s", (int)(width[col] - out_text_width(cells[col]) + 2), "");
         }
         if (bold)
             (void)fputs(ANSI_RESET, f);

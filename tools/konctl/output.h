@@ -37,6 +37,9 @@ bool out_color_resolve(enum out_color_mode mode, bool is_tty, const char *no_col
  * text from the daemon can move the cursor or change the terminal. Returns s. */
 char *out_text_clean(char *s);
 
+/* Characters in s (UTF-8 code points), the width a terminal gives it. */
+size_t out_text_width(const char *s);
+
 /* Human text of a JSON value, cleaned: strings as they are, integers in decimal, reals with %g,
  * true/false, null or missing (v == NULL) as "-", arrays joined with ", ", objects as
  * "key=value" joined with ", " in key order; an empty array or object is "-". Returns a heap string

@@ -21,6 +21,7 @@
 
 #include "http.h"
 #include "konctl.h"
+#include "output.h"
 
 /* Longest password file read, in bytes: passwords are at most 128 characters. */
 #define PASSWORD_FILE_MAX 4096
@@ -256,6 +257,41 @@ int konctl_call(struct konctl *k, const char *method, const char *path, const js
         res.body = NULL;
         http_result_done(&res);
         return KONCTL_EXIT_OK;
+    }
+    r = report_failure(stderr, &res, http_client_url(k->http));
+    http_result_done(&res);
+    return r;
+}
+
+int konctl_stream(struct konctl *k, const char *method, const char *path, const char *accept,
+                  int (*sink)(const char *data, size_t len, void *arg), void *arg)
+{
+    struct http_result res;
+    int r;
+
+    if (!k->http) {
+        r = session_open(k);
+        if (r != KONCTL_EXIT_OK)
+            return r;
+    }
+    r = http_request_stream(k->http, method, path, NULL, accept, k->timeout_ms, sink, arg, &res);
+    if (r == -ECANCELED)
+        return KONCTL_EXIT_ERROR; /* the sink's owner says why */
+    if (r < 0) {
+        konctl_error("cannot send %s %s: %s", method, path, strerror(-r));
+        return KONCTL_EXIT_ERROR;
+    }
+    if (res.fail == HTTP_FAIL_NONE && res.status >= 200 && res.status < 300) {
+        http_result_done(&res);
+        return KONCTL_EXIT_OK;
+    }
+    if (res.streamed) {
+        /* Not "no answer": part of it arrived, and the sink has it. */
+        konctl_error("the answer from %s broke off: %s", http_client_url(k->http),
+                     out_text_clean(res.detail));
+        r = report_exit_code(&res);
+        http_result_done(&res);
+        return r;
     }
     r = report_failure(stderr, &res, http_client_url(k->http));
     http_result_done(&res);

@@ -171,6 +171,29 @@ static void iso_format_is_utc_with_millis(void **state)
                         "2026-09-29T07:51:17.123Z");
 }
 
+static void iso_parse_round_trips_and_refuses_junk(void **state)
+{
+    char buf[32];
+    int64_t ms;
+
+    assert_int_equal(clock_parse_iso("2026-09-29T07:51:17.123Z", &ms), 0);
+    assert_int_equal(ms, 1790668277123LL);
+    assert_int_equal(clock_parse_iso(clock_format_iso(1790668277123LL, buf, sizeof(buf)), &ms), 0);
+    assert_int_equal(ms, 1790668277123LL);
+    assert_int_equal(clock_parse_iso("2026-09-29T07:51:17Z", &ms), 0);
+    assert_int_equal(ms, 1790668277000LL);
+    assert_int_equal(clock_parse_iso("2024-02-29T00:00:00+00:00", &ms), 0);
+    assert_int_equal(ms, 1709164800000LL);
+    assert_int_equal(clock_parse_iso("1790668277123", &ms), 0);
+    assert_int_equal(ms, 1790668277123LL);
+    assert_int_equal(clock_parse_iso("2026-09-29 07:51:17Z", &ms), -EINVAL);
+    assert_int_equal(clock_parse_iso("2026-13-29T07:51:17Z", &ms), -EINVAL);
+    assert_int_equal(clock_parse_iso("2026-02-29T07:51:17Z", &ms), -EINVAL);
+    assert_int_equal(clock_parse_iso("2026-04-31T07:51:17Z", &ms), -EINVAL);
+    assert_int_equal(clock_parse_iso("2026-09-29T07:51:17+02:00", &ms), -EINVAL);
+    assert_int_equal(clock_parse_iso("yesterday", &ms), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +205,7 @@ int main(void)
         cmocka_unit_test(loop_fires_zero_delay_timer),
         cmocka_unit_test(durations_parse_with_units),
         cmocka_unit_test(iso_format_is_utc_with_millis),
+        cmocka_unit_test(iso_parse_round_trips_and_refuses_junk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

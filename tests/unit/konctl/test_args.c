@@ -1,5 +1,5 @@
-/* Tests of tools/konctl/args.c: command arguments, NAME(ID) conditions, durations, numbers
- * and roles. */
+/* Tests of tools/konctl/args.c: command arguments, NAME(ID) conditions, durations, times,
+ * numbers, roles and severities. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,6 +101,83 @@ static void duration_check_rejects_lengths_beyond_int64_ms(void **state)
     assert_int_equal(args_duration_check("99999999999999999999999999h"), -ERANGE);
     /* Bad syntax wins over size. */
     assert_int_equal(args_duration_check("99999999999999999999999999x"), -EINVAL);
+}
+
+static void time_check_accepts_iso_utc_and_plain_ms(void **state)
+{
+    static const char *const good[] = {
+        "2026-11-29T08:00:00Z",
+        "2026-11-29T08:51:17.123Z",
+        "2026-11-29T23:59:59.123456789Z",
+        "2024-02-29T00:00:00Z", /* a leap year */
+        "2000-02-29T12:00:00.5Z",
+        "2026-11-29T08:00:00+00:00",
+        "2016-12-31T23:59:60Z", /* a leap second */
+        "1970-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "1764403200000",
+        "0",
+        "9223372036854775807",
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+        assert_int_equal(args_time_check(good[i]), 0);
+}
+
+static void time_check_rejects_other_forms_and_dates_that_do_not_exist(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "2026-11-29",                /* no time */
+        "2026-11-29T08:00Z",         /* no seconds */
+        "2026-11-29T08:00:00",       /* no zone */
+        "2026-11-29T08:00:00+01:00", /* not UTC */
+        "2026-11-29T08:00:00-00:00",
+        "2026-11-29T08:00:00+0000",
+        "2026-11-29 08:00:00Z",  /* space */
+        "2026-11-29t08:00:00z",  /* lower case */
+        "2026-11-29T08:00:00.Z", /* empty fraction */
+        "2026-11-29T08:00:00.1234567890Z",
+        "2026-11-29T08:00:00Zx",
+        "26-11-29T08:00:00Z",
+        "2026-1-29T08:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-00-01T00:00:00Z",
+        "2026-11-00T00:00:00Z",
+        "2026-11-31T00:00:00Z",
+        "2026-02-29T00:00:00Z", /* not a leap year */
+        "1900-02-29T00:00:00Z", /* nor this one */
+        "2026-11-29T24:00:00Z",
+        "2026-11-29T08:60:00Z",
+        "2026-11-29T08:00:61Z",
+        "-1",
+        "+5",
+        "12ms",
+        " 12",
+        "12 ",
+        "yesterday",
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        assert_int_equal(args_time_check(bad[i]), -EINVAL);
+}
+
+static void time_check_rejects_numbers_and_years_out_of_range(void **state)
+{
+    assert_int_equal(args_time_check("9223372036854775808"), -ERANGE);
+    assert_int_equal(args_time_check("99999999999999999999999"), -ERANGE);
+    assert_int_equal(args_time_check("1969-12-31T23:59:59Z"), -ERANGE);
+    assert_int_equal(args_time_check("0000-01-01T00:00:00Z"), -ERANGE);
+}
+
+static void severity_expand_takes_any_case_and_passes_the_rest(void **state)
+{
+    assert_string_equal(args_severity_expand("warning"), "Warning");
+    assert_string_equal(args_severity_expand("FATAL"), "Fatal");
+    assert_string_equal(args_severity_expand("Info"), "Info");
+    assert_string_equal(args_severity_expand("error"), "Error");
+    assert_string_equal(args_severity_expand("Debug"), "Debug");
+    assert_string_equal(args_severity_expand(""), "");
 }
 
 static void uint_parse_takes_whole_decimal_numbers_up_to_max(void **state)
@@ -220,6 +297,10 @@ int main(void)
         cmocka_unit_test(duration_check_accepts_every_unit_and_plain_seconds),
         cmocka_unit_test(duration_check_rejects_bad_syntax),
         cmocka_unit_test(duration_check_rejects_lengths_beyond_int64_ms),
+        cmocka_unit_test(time_check_accepts_iso_utc_and_plain_ms),
+        cmocka_unit_test(time_check_rejects_other_forms_and_dates_that_do_not_exist),
+        cmocka_unit_test(time_check_rejects_numbers_and_years_out_of_range),
+        cmocka_unit_test(severity_expand_takes_any_case_and_passes_the_rest),
         cmocka_unit_test(uint_parse_takes_whole_decimal_numbers_up_to_max),
         cmocka_unit_test(parse_reads_options_values_and_positionals),
         cmocka_unit_test(parse_treats_negative_numbers_and_words_after_dashes_as_values),

@@ -1,0 +1,428 @@
+/* Declarations shared by the files of src/seclog/ and their unit tests only.
+ *
+ * Two layers:
+ *  - storage (format.c, segment.c, reader.c, verify.c): bytes on disk, records, segments,
+ *    reading and verifying. Knows nothing of threads or queues.
+ *  - engine (seclog.c, queue.c, fold.c, seal.c, writer.c, retention.c, stats.c): the public
+ *    API, the producer queue, folding, the writer thread, seals, retention, status.
+ * The engine hands the storage layer a consistent snapshot of the segments (seclog__snapshot)
+ * so that readers never see bytes that are not durable.
+ *
+ * All integers on disk are little-endian; docs/security-log.md is the contract. */
+#ifndef KONN_SECLOG_INTERNAL_H
+#define KONN_SECLOG_INTERNAL_H
+
+#include "seclog/seclog.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- format (format.c) ------------------------------------------------------------------ */
+
+#define SECLOG__FORMAT_VERSION 1
+#define SECLOG__HEADER_BYTES 4096 /* segment header block at offset 0 */
+#define SECLOG__FOOTER_BYTES 4096 /* footer block at the end, written when a segment closes */
+#define SECLOG__ALIGN 8         /* records start on 8-byte boundaries */
+#define SECLOG__RECORD_FIXED 80 /* fixed part of every record */
+#define SECLOG__HASH_BYTES 32
+#define SECLOG__BOOT_ID_BYTES 16
+/* Largest possible record: fixed part, topic, 16 parameters with 4-byte length pairs. */
+#define SECLOG__RECORD_MAX                                                                         \
+    (SECLOG__RECORD_FIXED + SECLOG_TOPIC_MAX +                                                     \
+     SECLOG_PARAMS_MAX * (4 + SECLOG_KEY_MAX + SECLOG_VALUE_MAX) + SECLOG__ALIGN)
+
+enum seclog__kind {
+    SECLOG__KIND_ENTRY = 1, /* an entry: counts in the sequence and the chain */
+    SECLOG__KIND_SEAL = 2,  /* closes a batch: seq and hash of the last entry, epoch, HMAC */
+};
+
+/* One record as found on disk, pointing into the buffer it was parsed from. */
+struct seclog__parsed {
+    enum seclog__kind kind;
+    uint32_t len; /* whole record including padding */
+    uint64_t seq;
+    int64_t time_ms;
+    uint8_t boot_id[SECLOG__BOOT_ID_BYTES];
+    uint8_t severity, type, flags;
+    uint8_t hash[SECLOG__HASH_BYTES];
+    const uint8_t *topic; /* entries: topic_len bytes, not NUL-terminated */
+    uint16_t topic_len;
+    uint16_t n_params;
+    const uint8_t *params; /* entries: n_params x (u16 key_len, u16 value_len, key, value) */
+    size_t params_len;
+    uint64_t epoch;                  /* seals */
+    uint8_t mac[SECLOG__HASH_BYTES]; /* seals */
+    const uint8_t *raw;              /* the record's first byte */
+};
+
+uint32_t seclog__crc32c(uint32_t crc, const void *data, size_t len);
+
+/* Encodes an entry with seq, hash and CRC left zero (seclog__record_finish fills them).
+ * -EINVAL if the entry breaks the limits of seclog.h; -ENOBUFS if size is too small. */
+int seclog__entry_encode(const struct seclog_entry *e, int64_t time_ms,
+                         const uint8_t boot_id[SECLOG__BOOT_ID_BYTES], uint8_t *buf, size_t size,
+                         size_t *ret_len);
+/* Sets seq, the chain hash SHA-256(prev_hash || record bytes 8..47 || bytes 80..len) and the
+ * CRC-32C over bytes 8..len; writes the new hash to ret_hash (may alias nothing else). */
+void seclog__record_finish(uint8_t *rec, size_t len, uint64_t seq,
+                           const uint8_t prev_hash[SECLOG__HASH_BYTES],
+                           uint8_t ret_hash[SECLOG__HASH_BYTES]);
+/* Encodes a complete seal record for the entry (seq, hash) under epoch with mac. */
+int seclog__seal_encode(uint64_t seq, int64_t time_ms, const uint8_t boot_id[SECLOG__BOOT_ID_BYTES],
+                        const uint8_t hash[SECLOG__HASH_BYTES], uint64_t epoch,
+                        const uint8_t mac[SECLOG__HASH_BYTES], uint8_t *buf, size_t size,
+                        size_t *ret_len);
+/* The bytes a seal's HMAC covers, for seal.c and verify.c: "konn-seal-v1" || epoch || seq ||
+ * hash || boot_id. Returns the length written to out (at least 76 bytes). */
+size_t seclog__seal_message(uint64_t epoch, uint64_t seq, const uint8_t hash[SECLOG__HASH_BYTES],
+                            const uint8_t boot_id[SECLOG__BOOT_ID_BYTES], uint8_t *out);
+
+/* Parses one record at buf with avail bytes left in the data area. 0 and ret filled if the
+ * length, alignment, CRC, kind and inner lengths are all sound; -ENODATA if the length word is
+ * zero (the preallocated, never-written rest of a segment); -EBADMSG otherwise. Does not check
+ * the chain (seclog__chain_check does). */
+int seclog__record_parse(const uint8_t *buf, size_t avail, struct seclog__parsed *ret);
+/* True if p's hash equals SHA-256(prev_hash || p's hashed bytes). Entries only. */
+bool seclog__chain_check(const struct seclog__parsed *p,
+                         const uint8_t prev_hash[SECLOG__HASH_BYTES]);
+/* Decodes an entry into a record view; strings are copied NUL-terminated into strbuf.
+ * -ENOBUFS if strbuf is too small (SECLOG__RECORD_MAX + 64 always suffices). */
+int seclog__parsed_to_record(const struct seclog__parsed *p, struct seclog_record *ret,
+                             char *strbuf, size_t strbuf_size);
+
+struct seclog__seg_header {
+    uint32_t version;
+    uint32_t compat_flags, incompat_flags;
+    uint32_t segment_bytes;
+    uint64_t index;
+    uint64_t first_seq; /* seq the first entry has (or will have) */
+    int64_t created_ms;
+    uint8_t boot_id[SECLOG__BOOT_ID_BYTES];
+    uint8_t prev_hash[SECLOG__HASH_BYTES]; /* last hash of the previous segment, the anchor */
+};
+
+struct seclog__seg_footer {
+    uint64_t last_seq; /* 0 and records 0 for a segment closed empty */
+    uint64_t records;  /* entries */
+    int64_t first_ms, last_ms;
+    uint8_t last_hash[SECLOG__HASH_BYTES];
+    uint64_t data_end; /* offset after the last record */
+};
+
+/* Header and footer blocks: magic, fields, CRC-32C; reserved bytes zero. decode: -EBADMSG on
+ * a wrong magic, CRC or unknown incompatible flag. */
+void seclog__header_encode(const struct seclog__seg_header *h, uint8_t out[SECLOG__HEADER_BYTES]);
+int seclog__header_decode(const uint8_t in[SECLOG__HEADER_BYTES], struct seclog__seg_header *ret);
+void seclog__footer_encode(const struct seclog__seg_footer *f, uint8_t out[SECLOG__FOOTER_BYTES]);
+int seclog__footer_decode(const uint8_t in[SECLOG__FOOTER_BYTES], struct seclog__seg_footer *ret);
+
+/* ---- segments (segment.c) --------------------------------------------------------------- */
+
+/* Segment files are DIR/seg-<16 hex digits of index>.log; a set-aside one gets ".damaged"
+ * appended; DIR/reserve holds the unused part of the budget. */
+struct seclog__segment {
+    uint64_t index;
+    char *path;
+    int fd; /* -1 when not open */
+    struct seclog__seg_header hdr;
+    bool closed;       /* footer written: never modified again */
+    uint64_t data_end; /* next write offset (tail) or footer's data_end (closed) */
+    uint64_t last_seq; /* 0: no entries */
+    uint64_t records;
+    int64_t first_ms, last_ms; /* of its entries; 0 if none */
+    uint8_t last_hash[SECLOG__HASH_BYTES];
+};
+
+/* What opening the tail found. */
+struct seclog__tail_report {
+    bool torn; /* a torn last record was cut off (zeroed) */
+    uint64_t torn_bytes;
+    bool damaged;        /* damage before valid data: the caller sets the segment aside */
+    uint64_t damaged_at; /* offset of the first bad record */
+    bool closed_by_scan; /* (non-tail without footer) its end was found by scanning */
+};
+
+/* Lists segment indexes in DIR, ascending. *ret_indexes is heap memory. */
+int seclog__dir_list(const char *dir, uint64_t **ret_indexes, size_t *ret_n);
+char *seclog__segment_path(const char *dir, uint64_t index);
+
+/* Creates a segment: preallocates segment_bytes, writes the header, fdatasync, fsync of DIR. */
+int seclog__segment_create(const char *dir, const struct seclog__seg_header *hdr,
+                           struct seclog__segment **ret_seg);
+/* Opens a closed segment reading only its header and footer (boot must not scan old data).
+ * A segment without a valid footer is scanned (report->closed_by_scan) and not modified.
+ * -EBADMSG if the header is bad. The fd is closed again. */
+int seclog__segment_open_closed(const char *dir, uint64_t index, struct seclog__segment **ret_seg,
+                                struct seclog__tail_report *report);
+/* Opens the newest segment for appending: scans every record, checks CRCs, sequence and
+ * chain from the header's first_seq and prev_hash. A bad last record followed by nothing valid
+ * is a torn tail: zeroed and cut off. Anything else bad: report->damaged, -EBADMSG. */
+int seclog__segment_open_tail(const char *dir, uint64_t index, struct seclog__segment **ret_seg,
+                              struct seclog__tail_report *report);
+/* Bytes left for records before the footer block. */
+uint64_t seclog__segment_room(const struct seclog__segment *seg);
+/* Writes bytes at data_end through the I/O seam and advances data_end; not yet durable. */
+int seclog__segment_append(struct seclog__segment *seg, const void *data, size_t len);
+int seclog__segment_sync(struct seclog__segment *seg);
+/* Writes the footer from the segment's fields, fdatasync, closes the fd. */
+int seclog__segment_close(struct seclog__segment *seg);
+/* Renames the file to "<path>.damaged" (never repaired in place) and fsyncs DIR. */
+int seclog__segment_set_aside(struct seclog__segment *seg);
+/* Unlinks the file and fsyncs DIR: O(1), needs no free space. */
+int seclog__segment_remove(struct seclog__segment *seg);
+struct seclog__segment *seclog__segment_free(struct seclog__segment *seg);
+
+/* What walking a segment's records from its header found (scan.c). */
+struct seclog__scan {
+    uint64_t end; /* offset after the last good record */
+    uint64_t last_seq, records;
+    int64_t first_ms, last_ms;
+    uint8_t last_hash[SECLOG__HASH_BYTES]; /* the header's prev_hash if there is no entry */
+    bool damaged;      /* a bad record with a valid CRC, or one followed by a later record */
+    uint64_t torn_end; /* > end: [end, torn_end) holds a torn write, to be zeroed by a tail */
+};
+
+/* Scans the data area of an open segment file: CRCs, seqs from h->first_seq, the chain from
+ * h->prev_hash, seals against the entry before them; classifies a bad record as torn or
+ * damaged. Reads only. */
+int seclog__segment_scan(int fd, const struct seclog__seg_header *h, struct seclog__scan *ret);
+
+/* Sets DIR/reserve to exactly bytes (fallocate to grow, ftruncate to shrink). */
+int seclog__reserve_set(const char *dir, uint64_t bytes);
+
+/* Calls fn for each parsed record of the file at path in [SECLOG__HEADER_BYTES, limit) (limit 0:
+ * up to the footer block), in order, reading in large chunks. Stops at the zero length word.
+ * fn returns non-zero to stop. On a bad record returns -EBADMSG with *ret_bad_offset set. */
+int seclog__file_foreach(const char *path, uint64_t limit,
+                         int (*fn)(const struct seclog__parsed *p, uint64_t offset, void *arg),
+                         void *arg, uint64_t *ret_bad_offset);
+
+/* ---- engine services used by the storage readers (seclog.c) ------------------------------ */
+
+/* A consistent, durable view of the log for readers. */
+struct seclog__view_segment {
+    uint64_t index;
+    char *path;
+    uint64_t limit; /* read records only below this offset */
+    uint64_t first_seq, last_seq, records;
+    int64_t first_ms, last_ms;
+    uint8_t prev_hash[SECLOG__HASH_BYTES];
+    bool closed;
+};
+
+struct seclog__view {
+    struct seclog__view_segment *segs;
+    size_t n;
+    uint64_t durable_seq; /* last durable entry seq */
+    const char *dir;
+};
+
+int seclog__snapshot(struct seclog *log, struct seclog__view *ret);
+void seclog__view_done(struct seclog__view *v);
+
+/* ---- seals (seal.c): forward-evolving HMAC keys ----------------------------------------- */
+
+/* key_{e+1} = HMAC-SHA256(key_e, "konn-seal-evolve"); the old key is wiped. */
+void seclog__seal_key_evolve(uint8_t key[SECLOG_KEY_BYTES]);
+/* HMAC-SHA256(key, seclog__seal_message(...)). */
+void seclog__seal_mac(const uint8_t key[SECLOG_KEY_BYTES], uint64_t epoch, uint64_t seq,
+                      const uint8_t hash[SECLOG__HASH_BYTES],
+                      const uint8_t boot_id[SECLOG__BOOT_ID_BYTES],
+                      uint8_t ret_mac[SECLOG__HASH_BYTES]);
+
+/* The verification key file (text): "konnektord-seclog-key v1 <epoch0> <epoch_ms> <k0 hex>\n". */
+int seclog__verification_key_parse(const char *text, uint64_t *ret_epoch0, int64_t *ret_epoch_ms,
+                                   uint8_t ret_key[SECLOG_KEY_BYTES]);
+
+/* ---- engine state (seclog.c, queue.c, fold.c, seal.c, writer.c, retention.c, stats.c) ---- */
+
+#define SECLOG__QUEUE_CAP 16384     /* entries producers may have waiting for the writer */
+#define SECLOG__QUEUE_SPARE 4096    /* ring slots past that, only for the engine's own records */
+#define SECLOG__BATCH_MAX 256       /* entries per group commit: one fdatasync (1c: ~450k rec/s) */
+#define SECLOG__IDLE_MS 20          /* longest the writer sleeps: the power-loss window, in ms */
+#define SECLOG__BACKOFF_MIN_MS 100  /* first retry after a write error, doubling ... */
+#define SECLOG__BACKOFF_MAX_MS 5000 /* ... up to this, so a dead disk costs no CPU */
+#define SECLOG__ROTATE_AGE_MS (24LL * 3600 * 1000) /* tail age that rotates: day granularity */
+#define SECLOG__FOLD_SLOTS 256                     /* direct-mapped fold table, power of two */
+#define SECLOG__FOLD_WINDOW_DEFAULT_MS 60000
+#define SECLOG__SEAL_EPOCH_DEFAULT_MS (15LL * 60 * 1000) /* journald's FSS default interval */
+#define SECLOG__SEGMENTS_MIN 4                           /* a budget below this is refused */
+#define SECLOG__SEGMENT_BYTES_MIN (16u * 1024)           /* header, footer and some records */
+
+/* An encoded entry on its way to the disk. */
+struct seclog__item {
+    uint8_t *rec; /* heap, exactly len bytes; the writer fills seq, hash and CRC */
+    uint32_t len;
+    uint64_t seq;
+    int64_t time_ms;
+};
+
+/* One slot of the fold table. */
+struct seclog__fold_slot {
+    uint8_t *key; /* NULL: free; severity, type, topic and params, canonically encoded */
+    size_t key_len;
+    uint64_t hash;
+    int64_t opened_mono_ms;    /* the window opened with the first occurrence */
+    uint64_t repeats;          /* counted since, not yet in a summary */
+    int64_t first_ms, last_ms; /* wall time of the first and the last repeat */
+};
+
+/* A durable append waiting for its batch; lives on the waiting thread's stack. */
+struct seclog__waiter {
+    uint64_t seq;
+    int result; /* valid once done: 0 durable, -EIO possibly lost */
+    bool done;
+    struct seclog__waiter *next;
+};
+
+/* A segment as the engine lists it. */
+struct seclog__seg_ref {
+    struct seclog__segment *seg;     /* the tail's fields belong to the writer thread */
+    struct seclog__view_segment pub; /* what readers may see; pub.path borrows seg->path */
+};
+
+struct seclog__sealer {
+    bool enabled;
+    uint64_t epoch;
+    int64_t epoch_ms;
+    uint8_t key[SECLOG_KEY_BYTES]; /* the key of epoch; older ones are wiped */
+};
+
+struct event;
+
+struct seclog {
+    /* Set by seclog_open; read-only while the writer runs. */
+    char *dir, *name, *key_path;
+    uint64_t capacity_bytes, segments_max;
+    uint32_t segment_bytes;
+    int64_t fold_window_ms;
+    size_t record_max; /* largest entry this log takes: it fits an empty segment with a seal */
+    size_t seal_len;   /* bytes of a seal record */
+    uint8_t boot_id[SECLOG__BOOT_ID_BYTES];
+    struct event_base *base;
+    seclog_status_fn on_status;
+    void *arg;
+    struct event *status_ev; /* activated by the writer, runs on the loop */
+
+    pthread_mutex_t lock;
+    pthread_cond_t work_cond;    /* the writer waits here for entries and commands */
+    pthread_cond_t durable_cond; /* durable appends wait here */
+
+    /* Under lock. */
+    struct seclog__item *ring; /* SECLOG__QUEUE_CAP + SECLOG__QUEUE_SPARE slots */
+    size_t ring_head, ring_count;
+    uint64_t next_seq;
+    struct seclog__fold_slot fold[SECLOG__FOLD_SLOTS];
+    uint64_t folded, dropped, dropped_reported;
+    struct seclog__waiter *waiters;
+    struct seclog__seg_ref *segs; /* oldest first; the last is w_tail when that is set */
+    size_t n_segs, segs_cap;
+    uint64_t durable_seq;
+    int64_t retention_ms;
+    bool cmd_retention, cmd_stop, cmd_crash;
+    bool writable;
+    int last_error;
+    uint64_t overflow_events;
+
+    /* Writer thread only (and seclog_open/seclog_close while no writer runs). */
+    struct seclog__segment *w_tail; /* NULL: the next record creates a segment */
+    uint64_t w_last_seq;            /* last entry written, or the anchor of the next */
+    uint8_t w_last_hash[SECLOG__HASH_BYTES];
+    uint64_t w_synced_seq; /* entries up to here are durable or reported lost */
+    uint64_t w_next_index;
+    bool w_unsealed; /* the tail has entries after its last seal */
+    struct seclog__item w_batch[SECLOG__BATCH_MAX];
+    size_t w_batch_n, w_batch_pos;
+    int64_t w_backoff_ms;
+    struct seclog_status w_notified;
+    struct seclog__sealer w_seal;
+    pthread_t writer;
+    bool writer_running;
+};
+
+/* retention.c: the segment list. Each takes the lock; called by the writer (or open). */
+int seclog__segs_add(struct seclog *log, struct seclog__segment *seg);
+/* Publishes seg's fields as durable (after a sync or a close) and, if closed, marks it so. */
+void seclog__segs_publish(struct seclog *log, const struct seclog__segment *seg, bool closed);
+/* Marks seg closed without publishing more of it (abandoned after a failed sync). */
+void seclog__segs_abandon(struct seclog *log, const struct seclog__segment *seg);
+/* Takes the oldest segment off the list; the caller owns it. */
+struct seclog__segment *seclog__segs_pop_oldest(struct seclog *log);
+/* Test only: stops the writer without writing what is queued and without footers, as a
+ * kill would, and frees the log. Entries already durable stay on disk. Same thread rules as
+ * seclog_close. */
+void seclog__crash_for_tests(struct seclog *log);
+
+/* queue.c */
+/* The ring, allocated by seclog_open and freed by seclog_close while no writer runs. */
+int seclog__queue_init(struct seclog *log);
+void seclog__queue_done(struct seclog *log);
+/* Encodes e (time_ms 0: now) into a heap buffer of exact size. -EINVAL if e is invalid or
+ * larger than log->record_max. Thread-safe. */
+int seclog__item_encode(const struct seclog *log, const struct seclog_entry *e,
+                        struct seclog__item *ret);
+/* Under lock: free ring slots for producers (the spare is not counted). */
+size_t seclog__queue_room_locked(const struct seclog *log);
+/* Under lock: assigns the next seq and queues it; internal pushes may use the spare.
+ * -ENOBUFS if full (nothing changes); on 0 the ring owns it->rec. */
+int seclog__queue_push_locked(struct seclog *log, struct seclog__item *it, bool internal);
+/* Under lock: moves up to max queued items, oldest first, to out. */
+size_t seclog__queue_take_locked(struct seclog *log, struct seclog__item *out, size_t max);
+/* Under lock: settles waiters with from <= seq <= upto that are not done yet; broadcasts. */
+void seclog__waiters_settle_locked(struct seclog *log, uint64_t from, uint64_t upto, int result);
+/* Queues one of the engine's own LOG/ records (uses the spare). A record that cannot be
+ * queued is counted as dropped. Thread-safe (takes the lock). */
+int seclog__log_record(struct seclog *log, enum seclog_severity severity, enum seclog_type type,
+                       const char *topic, const struct seclog_param *params, size_t n_params);
+
+/* fold.c */
+/* The canonical key of e for folding; *ret_key is heap memory. Thread-safe. */
+int seclog__fold_key_new(const struct seclog_entry *e, uint8_t **ret_key, size_t *ret_len,
+                         uint64_t *ret_hash);
+/* Under lock: folds the entry it (key as from seclog__fold_key_new) or queues it, with the
+ * summary of the slot it displaces first. Returns 1 folded, 0 queued (the ring owns it->rec),
+ * -ENOBUFS queue full (counted). The key is consumed in every case. */
+int seclog__fold_push_locked(struct seclog *log, uint8_t *key, size_t key_len, uint64_t hash,
+                             struct seclog__item *it);
+/* Writer: queues summaries of windows that have passed (all of them if all). Takes the lock. */
+void seclog__fold_flush(struct seclog *log, bool all);
+/* Frees the table; seclog_close, after the writer stopped. */
+void seclog__fold_done(struct seclog *log);
+
+/* seal.c (engine part) */
+/* Loads DIR/seal.state, or makes new keys (k0, the verification key file, seal.state).
+ * *ret_key_new: keys were made for a log that had data. Seals stay off on error. Called by
+ * seclog_open before the writer starts. */
+int seclog__seal_open(struct seclog *log, bool log_has_data, bool *ret_key_new);
+/* Writer: a seal record for the entry (seq, hash) under the current epoch's key, moving the
+ * epoch forward first (persisted before use). */
+int seclog__seal_build(struct seclog *log, uint64_t seq, const uint8_t hash[SECLOG__HASH_BYTES],
+                       uint8_t *buf, size_t size, size_t *ret_len);
+/* Wipes the key; seclog_close, after the writer stopped. */
+void seclog__seal_close(struct seclog *log);
+
+/* writer.c */
+/* Starts the writer thread (seclog_open's thread, last step of the open). */
+int seclog__writer_start(struct seclog *log);
+/* Asks the writer to drain (or, crash, to stop at once) and joins it. seclog_close's thread;
+ * a disk that fails while draining gets one attempt, so this does not hang. */
+void seclog__writer_stop(struct seclog *log, bool crash);
+/* Writer: seals and closes the tail (footer, fdatasync); a failure settles its unsynced
+ * entries as lost. Afterwards w_tail is NULL. -errno only if the seal could not be written. */
+int seclog__tail_close(struct seclog *log);
+/* Writer (or open): creates the next segment anchored on w_last_seq/w_last_hash, evicting the
+ * oldest first if the budget is used up, and makes it w_tail. */
+int seclog__tail_create(struct seclog *log);
+
+/* retention.c (writer thread) */
+/* Before a new segment: evicts oldest segments while the budget is used up. */
+int seclog__evict_for_new(struct seclog *log);
+/* The retention command: deletes whole oldest segments older than retention_ms. */
+void seclog__retention_apply(struct seclog *log, int64_t retention_ms);
+/* Sets DIR/reserve to the budget not used by segments, counting extra segments about to be
+ * created. Failure is not fatal: the space is then simply not held. */
+int seclog__reserve_update(struct seclog *log, size_t extra);
+
+#endif

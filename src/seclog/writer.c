@@ -1,0 +1,438 @@
+/* writer: the one thread per log that does file I/O. It takes batches from the queue, chains
+ * and appends them to the tail segment, seals each batch, syncs once per batch (group
+ * commit), publishes what is durable and tells the loop when the status changed.
+ *
+ * One cycle (writer_main):
+ *
+ *     wait: entries, a command, SECLOG__IDLE_MS passed (or the back-off after an error)
+ *       -> fold windows that passed become summaries     (seclog__fold_flush)
+ *       -> drops since the last report: LOG/DROPPED       (report_drops)
+ *       -> retention command                              (seclog__retention_apply)
+ *       -> batch: take <= SECLOG__BATCH_MAX entries, or keep the one that failed
+ *            per entry: rotate if needed (tail_ready), chain, append   (write_entry)
+ *            seal (seal_write), fdatasync                              (batch_write)
+ *            ok: publish durable, settle waiters                       (publish_durable)
+ *            fdatasync failed: batch final, -EIO, new segment          (settle_lost)
+ *            write/create failed: not writable, keep batch, back off   (after_write)
+ *       -> status changed: event_active on the loop                    (notify)
+ *
+ * Invariants:
+ *  1. Entries reach the disk in seq order without gaps; w_last_seq/w_last_hash are the chain
+ *     as written. A failed append is retried at the same entry, never skipped.
+ *  2. An fdatasync failure is final for the entries written since the last good sync
+ *     (fsyncgate): their waiters get -EIO, LOG/WRITE_ERROR names them, the segment is closed if
+ *     possible or abandoned, and writing continues in a new segment. Never retry-and-ack.
+ *  3. A waiter gets 0 only after the fdatasync that covers its entry returned 0.
+ *  4. Every segment that holds entries gets a seal after its last entry when seals are on:
+ *     room for one is kept with every entry, and the tail is sealed before it is closed.
+ *  5. The writer never spins: after an error it waits 100 ms doubling to 5 s.
+ *
+ * Threads: everything here runs on the writer thread, except seclog__writer_start/_stop
+ * (the thread calling seclog_open/seclog_close). w_* fields are the writer's alone; shared
+ * fields are touched under log->lock. */
+#include "seclog/seclog_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "base/base.h"
+
+#define SEAL_BUF_BYTES 256 /* a seal record is 120 bytes */
+
+static struct timespec deadline_in(int64_t ms)
+{
+    int64_t at = clock_real_mono_ms() + ms;
+    struct timespec ts = {.tv_sec = (time_t)(at / 1000), .tv_nsec = (long)(at % 1000) * 1000000};
+
+    return ts;
+}
+
+/* ---- segments --------------------------------------------------------------------------- */
+
+/* Day granularity for retention: a tail that has existed (and held entries) for a day rotates.
+ * The creation time counts too, so entries with old producer times cannot force rotations. */
+static bool tail_is_old(const struct seclog__segment *t, int64_t now)
+{
+    int64_t since = t->first_ms > t->hdr.created_ms ? t->first_ms : t->hdr.created_ms;
+
+    return t->records > 0 && now - since > SECLOG__ROTATE_AGE_MS;
+}
+
+int seclog__tail_create(struct seclog *log)
+{
+    struct seclog__seg_header hdr = {0};
+    struct seclog__segment *seg = NULL;
+    char *path = NULL;
+    int r;
+
+    r = seclog__evict_for_new(log);
+    if (r < 0)
+        return r;
+    /* The new segment's space comes out of the reserve: shrink that first. */
+    (void)seclog__reserve_update(log, 1);
+    hdr.version = SECLOG__FORMAT_VERSION;
+    hdr.segment_bytes = log->segment_bytes;
+    hdr.index = log->w_next_index;
+    hdr.first_seq = log->w_last_seq + 1;
+    hdr.created_ms = clock_now_ms();
+    memcpy(hdr.boot_id, log->boot_id, SECLOG__BOOT_ID_BYTES);
+    memcpy(hdr.prev_hash, log->w_last_hash, SECLOG__HASH_BYTES);
+    r = seclog__segment_create(log->dir, &hdr, &seg);
+    if (r < 0) {
+        /* create unlinks a half-made file; if even that failed, never reuse its name. */
+        path = seclog__segment_path(log->dir, hdr.index);
+        if (!path || fs_exists(path))
+            log->w_next_index++;
+        free(path);
+        return r;
+    }
+    log->w_next_index++;
+    r = seclog__segs_add(log, seg);
+    if (r < 0) {
+        (void)seclog__segment_remove(seg);
+        seclog__segment_free(seg);
+        return r;
+    }
+    log->w_tail = seg;
+    log->w_unsealed = false;
+    return 0;
+}
+
+/* Appends a seal for the tail's last entry if it has unsealed entries. A seal that cannot be
+ * built (keys unusable) is skipped: a later one covers these entries. */
+static int seal_write(struct seclog *log)
+{
+    uint8_t buf[SEAL_BUF_BYTES];
+    size_t len = 0;
+    int r;
+
+    if (!log->w_seal.enabled || !log->w_unsealed || !log->w_tail)
+        return 0;
+    if (seclog__seal_build(log, log->w_last_seq, log->w_last_hash, buf, sizeof(buf), &len) < 0)
+        return 0;
+    r = seclog__segment_append(log->w_tail, buf, len);
+    if (r == 0)
+        log->w_unsealed = false;
+    return r;
+}
+
+static void publish_durable(struct seclog *log)
+{
+    pthread_mutex_lock(&log->lock);
+    log->durable_seq = log->w_synced_seq;
+    seclog__waiters_settle_locked(log, 0, log->w_synced_seq, 0);
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* Invariant 2: the entries since the last good sync are settled as possibly lost and the
+ * tail is given up (closed if that still works). */
+static void settle_lost(struct seclog *log, int err, bool try_close)
+{
+    struct seclog__segment *t = log->w_tail;
+    uint64_t from = log->w_synced_seq + 1, upto = log->w_last_seq;
+    char from_s[24], upto_s[24], index_s[24];
+    struct seclog_param params[] = {
+        {"FromSeq", from_s}, {"UpToSeq", upto_s}, {"Segment", index_s}, {"Error", strerror(-err)}};
+
+    /* Readers keep the limit of the last good sync even if the footer gets written: a sync
+     * that succeeds after one that failed proves nothing about the pages before it. */
+    if (try_close)
+        (void)seclog__segment_close(t);
+    seclog__segs_abandon(log, t);
+    if (t->fd >= 0) {
+        (void)io_close(t->fd);
+        t->fd = -1;
+    }
+    log->w_tail = NULL;
+    log->w_synced_seq = log->w_last_seq;
+    pthread_mutex_lock(&log->lock);
+    seclog__waiters_settle_locked(log, from, upto, -EIO);
+    log->last_error = err;
+    pthread_mutex_unlock(&log->lock);
+    if (from > upto)
+        return; /* nothing was at risk (the footer of a synced segment failed) */
+    log_msg(LOG_LEVEL_ERROR,
+            "seclog '%s': sync of segment %" PRIu64 " failed (%s), entries %" PRIu64 "..%" PRIu64
+            " may be lost, continuing in a new segment",
+            log->name, t->index, strerror(-err), from, upto);
+    (void)snprintf(from_s, sizeof(from_s), "%" PRIu64, from);
+    (void)snprintf(upto_s, sizeof(upto_s), "%" PRIu64, upto);
+    (void)snprintf(index_s, sizeof(index_s), "%" PRIu64, t->index);
+    (void)seclog__log_record(log, SECLOG_SEVERITY_ERROR, SECLOG_TYPE_SECURITY, "LOG/WRITE_ERROR",
+                             params, ARRAY_SIZE(params));
+}
+
+int seclog__tail_close(struct seclog *log)
+{
+    struct seclog__segment *t = log->w_tail;
+    int r;
+
+    if (!t)
+        return 0;
+    r = seal_write(log);
+    if (r < 0)
+        return r;
+    r = seclog__segment_close(t);
+    if (r < 0) {
+        settle_lost(log, r, false);
+        return 0;
+    }
+    log->w_synced_seq = log->w_last_seq;
+    seclog__segs_publish(log, t, true);
+    publish_durable(log);
+    log->w_tail = NULL;
+    return 0;
+}
+
+/* Makes sure the tail can take need bytes: rotates when it is full or a day old. */
+static int tail_ready(struct seclog *log, size_t need)
+{
+    struct seclog__segment *t = log->w_tail;
+    int r;
+
+    if (t && seclog__segment_room(t) >= need && !tail_is_old(t, clock_now_ms()))
+        return 0;
+    if (t) {
+        r = seclog__tail_close(log);
+        if (r < 0)
+            return r;
+    }
+    r = seclog__tail_create(log);
+    if (r < 0)
+        return r;
+    /* record_max keeps every entry within an empty segment of this log (queue.c). */
+    return seclog__segment_room(log->w_tail) >= need ? 0 : -EMSGSIZE;
+}
+
+static int write_entry(struct seclog *log, struct seclog__item *it)
+{
+    size_t need = it->len + (log->w_seal.enabled ? log->seal_len : 0);
+    uint8_t hash[SECLOG__HASH_BYTES];
+    struct seclog__segment *t;
+    int r;
+
+    r = tail_ready(log, need);
+    if (r < 0)
+        return r;
+    t = log->w_tail;
+    seclog__record_finish(it->rec, it->len, it->seq, log->w_last_hash, hash);
+    r = seclog__segment_append(t, it->rec, it->len);
+    if (r < 0)
+        return r;
+    if (t->records == 0 || it->time_ms < t->first_ms)
+        t->first_ms = it->time_ms;
+    if (t->records == 0 || it->time_ms > t->last_ms)
+        t->last_ms = it->time_ms;
+    t->records++;
+    t->last_seq = it->seq;
+    memcpy(t->last_hash, hash, SECLOG__HASH_BYTES);
+    log->w_last_seq = it->seq;
+    memcpy(log->w_last_hash, hash, SECLOG__HASH_BYTES);
+    log->w_unsealed = true;
+    return 0;
+}
+
+static void batch_free(struct seclog *log)
+{
+    for (size_t i = 0; i < log->w_batch_n; i++) {
+        free(log->w_batch[i].rec);
+        log->w_batch[i].rec = NULL;
+    }
+    log->w_batch_n = 0;
+    log->w_batch_pos = 0;
+}
+
+/* Writes the batch from where it stopped. A negative return is retryable and keeps the
+ * batch; a failed sync is final (settled inside) and returns 0. */
+static int batch_write(struct seclog *log)
+{
+    int r;
+
+    while (log->w_batch_pos < log->w_batch_n) {
+        r = write_entry(log, &log->w_batch[log->w_batch_pos]);
+        if (r < 0)
+            return r;
+        log->w_batch_pos++;
+    }
+    r = seal_write(log);
+    if (r < 0)
+        return r;
+    if (log->w_tail) {
+        r = seclog__segment_sync(log->w_tail);
+        if (r < 0) {
+            settle_lost(log, r, true);
+        } else {
+            log->w_synced_seq = log->w_last_seq;
+            seclog__segs_publish(log, log->w_tail, false);
+            publish_durable(log);
+        }
+    }
+    batch_free(log);
+    return 0;
+}
+
+/* ---- status ----------------------------------------------------------------------------- */
+
+static void notify(struct seclog *log)
+{
+    struct seclog_status st, *old = &log->w_notified;
+
+    seclog_status_get(log, &st);
+    if (st.writable == old->writable && st.last_error == old->last_error &&
+        st.overflow_events == old->overflow_events && st.dropped == old->dropped)
+        return;
+    *old = st;
+    if (log->status_ev)
+        event_active(log->status_ev, EV_TIMEOUT, 0);
+}
+
+/* Status after a batch attempt: r < 0 starts or lengthens the back-off, success ends it. */
+static void after_write(struct seclog *log, int r)
+{
+    bool was;
+
+    if (r < 0) {
+        pthread_mutex_lock(&log->lock);
+        was = log->writable;
+        log->writable = false;
+        log->last_error = r;
+        pthread_mutex_unlock(&log->lock);
+        log->w_backoff_ms = log->w_backoff_ms ? 2 * log->w_backoff_ms : SECLOG__BACKOFF_MIN_MS;
+        if (log->w_backoff_ms > SECLOG__BACKOFF_MAX_MS)
+            log->w_backoff_ms = SECLOG__BACKOFF_MAX_MS;
+        if (was)
+            log_msg(LOG_LEVEL_ERROR, "seclog '%s': cannot write (%s), retrying in %" PRId64 " ms",
+                    log->name, strerror(-r), log->w_backoff_ms);
+        return;
+    }
+    log->w_backoff_ms = 0;
+    pthread_mutex_lock(&log->lock);
+    was = log->writable;
+    log->writable = true;
+    pthread_mutex_unlock(&log->lock);
+    if (!was)
+        log_msg(LOG_LEVEL_INFO, "seclog '%s': writable again", log->name);
+}
+
+static void report_drops(struct seclog *log)
+{
+    char count_s[24], total_s[24];
+    struct seclog_param params[] = {{"Count", count_s}, {"Total", total_s}};
+    uint64_t total, count;
+
+    pthread_mutex_lock(&log->lock);
+    total = log->dropped;
+    count = total - log->dropped_reported;
+    if (count > 0)
+        log->dropped_reported = total;
+    pthread_mutex_unlock(&log->lock);
+    if (count == 0)
+        return;
+    (void)snprintf(count_s, sizeof(count_s), "%" PRIu64, count);
+    (void)snprintf(total_s, sizeof(total_s), "%" PRIu64, total);
+    if (seclog__log_record(log, SECLOG_SEVERITY_WARNING, SECLOG_TYPE_SECURITY, "LOG/DROPPED",
+                           params, ARRAY_SIZE(params)) < 0) {
+        pthread_mutex_lock(&log->lock);
+        log->dropped_reported -= count; /* report them with the next ones */
+        pthread_mutex_unlock(&log->lock);
+    }
+}
+
+/* ---- the thread ------------------------------------------------------------------------- */
+
+/* Under lock: waits for work, or for the back-off to pass after an error. */
+static void wait_for_work_locked(struct seclog *log)
+{
+    struct timespec until;
+
+    if (log->w_backoff_ms > 0) {
+        int64_t end = clock_real_mono_ms() + log->w_backoff_ms;
+
+        until = deadline_in(log->w_backoff_ms);
+        while (!log->cmd_stop && clock_real_mono_ms() < end)
+            (void)pthread_cond_timedwait(&log->work_cond, &log->lock, &until);
+        return;
+    }
+    if (log->ring_count > 0 || log->cmd_stop || log->cmd_retention)
+        return;
+    until = deadline_in(SECLOG__IDLE_MS);
+    (void)pthread_cond_timedwait(&log->work_cond, &log->lock, &until);
+}
+
+static void *writer_main(void *arg)
+{
+    struct seclog *log = arg;
+
+    for (;;) {
+        bool stop, crash, retention, drained;
+        int64_t retention_ms;
+        int r = 0;
+
+        pthread_mutex_lock(&log->lock);
+        wait_for_work_locked(log);
+        stop = log->cmd_stop;
+        crash = log->cmd_crash;
+        retention = log->cmd_retention;
+        log->cmd_retention = false;
+        retention_ms = log->retention_ms;
+        pthread_mutex_unlock(&log->lock);
+        if (crash)
+            break;
+        seclog__fold_flush(log, stop);
+        report_drops(log);
+        if (retention)
+            seclog__retention_apply(log, retention_ms);
+        if (log->w_batch_n == 0) {
+            pthread_mutex_lock(&log->lock);
+            log->w_batch_n = seclog__queue_take_locked(log, log->w_batch, SECLOG__BATCH_MAX);
+            log->w_batch_pos = 0;
+            pthread_mutex_unlock(&log->lock);
+        }
+        if (log->w_batch_n > 0) {
+            r = batch_write(log);
+            after_write(log, r);
+        }
+        notify(log);
+        if (!stop)
+            continue;
+        pthread_mutex_lock(&log->lock);
+        drained = log->ring_count == 0 && log->w_batch_n == 0;
+        pthread_mutex_unlock(&log->lock);
+        /* Closing: drain, but a failing disk gets one attempt, not the back-off. */
+        if (drained || r < 0)
+            break;
+    }
+    return NULL;
+}
+
+int seclog__writer_start(struct seclog *log)
+{
+    int r;
+
+    /* What the loop last heard: the open state; a log that opened unwritable is news. */
+    log->w_notified = (struct seclog_status){.writable = true};
+    r = pthread_create(&log->writer, NULL, writer_main, log);
+    if (r != 0)
+        return -r;
+    log->writer_running = true;
+    return 0;
+}
+
+void seclog__writer_stop(struct seclog *log, bool crash)
+{
+    if (!log->writer_running)
+        return;
+    pthread_mutex_lock(&log->lock);
+    log->cmd_stop = true;
+    log->cmd_crash = crash;
+    pthread_cond_signal(&log->work_cond);
+    pthread_mutex_unlock(&log->lock);
+    (void)pthread_join(log->writer, NULL);
+    log->writer_running = false;
+}

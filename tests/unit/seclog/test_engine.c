@@ -1,0 +1,456 @@
+/* Unit tests for the seclog engine (seclog.c, queue.c, fold.c, stats.c): open and budget,
+ * append/close/reopen, durable appends, folding, stats, crash and damage at open. */
+#include "engine_test.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void open_refuses_a_budget_below_four_segments(void **state)
+{
+    struct fx *fx = *state;
+
+    fx->cfg.capacity_bytes = 3ull * TEST_SEG_BYTES;
+    assert_int_equal(seclog_open(&fx->cfg, &fx->log), -EINVAL);
+    fx->cfg.capacity_bytes = 16ull * TEST_SEG_BYTES;
+    fx->cfg.segment_bytes = TEST_SEG_BYTES + 100; /* not a multiple of 4096 */
+    assert_int_equal(seclog_open(&fx->cfg, &fx->log), -EINVAL);
+    assert_null(fx->log);
+}
+
+static void open_creates_the_first_segment_and_reserves_the_budget(void **state)
+{
+    struct fx *fx = *state;
+    struct seclog_status st;
+    struct seclog__view v;
+    char *reserve = fs_path_join(fx->dir, "reserve");
+    struct stat sb;
+
+    fx_open(fx);
+    assert_int_equal(seclog__snapshot(fx->log, &v), 0);
+    assert_int_equal(v.n, 1);
+    assert_int_equal(v.segs[0].index, 1);
+    assert_int_equal(v.segs[0].first_seq, 1);
+    assert_int_equal(v.durable_seq, 0);
+    seclog__view_done(&v);
+    assert_int_equal(stat(reserve, &sb), 0);
+    assert_int_equal(sb.st_size, 15ll * TEST_SEG_BYTES);
+    assert_int_equal(stat(fx->dir, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    seclog_status_get(fx->log, &st);
+    assert_true(st.writable);
+    assert_int_equal(st.last_error, 0);
+    free(reserve);
+}
+
+static void append_close_reopen_keeps_every_entry_and_the_chain(void **state)
+{
+    struct fx *fx = *state;
+    struct rec_list l;
+    uint64_t seq;
+
+    fx_open(fx);
+    fx_append_n(fx, "TEST/A", 1000, 20);
+    fx_reopen(fx);
+    recs_collect(fx->log, &l);
+    assert_int_equal(l.n, 1000);
+    for (size_t i = 0; i < l.n; i++)
+        assert_int_equal(l.v[i].seq, i + 1);
+    assert_int_equal(l.durable_seq, 1000);
+    recs_free(&l);
+    verify_ok(fx->log, NULL);
+    seq = fx_mark(fx);
+    assert_int_equal(seq, 1001); /* the sequence continues after a reopen */
+    verify_ok(fx->log, NULL);
+}
+
+static void append_rejects_invalid_entries(void **state)
+{
+    struct fx *fx = *state;
+    struct seclog_param bad = {"", "x"};
+    struct seclog_entry no_topic = {.topic = NULL};
+    struct seclog_entry empty_key = {.topic = "T", .params = &bad, .n_params = 1};
+    struct seclog_entry too_many = {.topic = "T", .params = &bad, .n_params = 17};
+
+    fx_open(fx);
+    assert_int_equal(seclog_append(fx->log, &no_topic), -EINVAL);
+    assert_int_equal(seclog_append(fx->log, &empty_key), -EINVAL);
+    assert_int_equal(seclog_append(fx->log, &too_many), -EINVAL);
+    assert_int_equal(seclog_append_durable(fx->log, &no_topic, 100, NULL), -EINVAL);
+}
+
+static void durable_append_returns_its_seq_once_synced(void **state)
+{
+    struct fx *fx = *state;
+    struct seclog_status st;
+    struct rec_list l;
+    uint64_t seq, syncs;
+
+    fx_open(fx);
+    fx_append_n(fx, "TEST/A", 10, 10);
+    syncs = io_calls(IO_OP_FDATASYNC);
+    seq = fx_mark(fx);
+    assert_int_equal(seq, 11);
+    assert_true(io_calls(IO_OP_FDATASYNC) > syncs); /* it returned after an fdatasync */
+    seclog_status_get(fx->log, &st);
+    assert_true(st.last_durable_seq >= seq);
+    recs_collect(fx->log, &l);
+    assert_true(l.durable_seq >= seq);
+    assert_non_null(recs_find(&l, "TEST/SYNC", 0));
+    assert_int_equal(recs_count(&l, "TEST/A"), 10);
+    recs_free(&l);
+}
+
+static void identical_entries_fold_into_one_summary(void **state)
+{
+    struct fx *fx = *state;
+    struct seclog_param p[2] = {{"Client", "10.0.0.7"}, {"Reason", "bad password"}};
+    struct seclog_entry e = {.severity = SECLOG_SEVERITY_WARNING,
+                             .type = SECLOG_TYPE_SECURITY,
+                             .topic = "TEST/FLOOD",
+                             .params = p,
+                             .n_params = 2};
+    const struct rec_item *sum;
+    struct seclog_stats stats;
+    struct rec_list l;
+    char buf[64];
+
+    fx_open(fx);
+    assert_int_equal(seclog_append(fx->log, &e), 0);
+    for (int i = 1; i < 1000; i++)
+        assert_int_equal(seclog_append(fx->log, &e), 1);
+    assert_int_equal(clock_advance(61000), 0); /* the window closes */
+    (void)fx_settle(fx);
+    recs_collect(fx->log, &l);
+    assert_int_equal(recs_count(&l, "TEST/FLOOD"), 1);
+    assert_int_equal(recs_count(&l, "LOG/FOLDED"), 1);
+    sum = recs_find(&l, "LOG/FOLDED", 0);
+    assert_int_equal(rec_param_u64(sum, "Count"), 999);
+    assert_true(rec_param(sum, "Topic", buf, sizeof(buf)));
+    assert_string_equal(buf, "TEST/FLOOD");
+    assert_true(rec_param(sum, "First", buf, sizeof(buf)));
+    assert_true(rec_param(sum, "Last", buf, sizeof(buf)));
+    assert_true(rec_param(sum, "Client", buf, sizeof(buf)));
+    assert_string_equal(buf, "10.0.0.7");
+    assert_true(rec_param(sum, "Reason", buf, sizeof(buf)));
+    recs_free(&l);
+    assert_int_equal(seclog_stats_get(fx->log, &stats, NULL, NULL), 0);
+    assert_int_equal(stats.folded, 999);
+    /* After the window, the same entry is written again and opens a new window. */
+    assert_int_equal(seclog_append(fx->log, &e), 0);
+    assert_int_equal(seclog_append(fx->log, &e), 1);
+}
+
+static void entries_with_different_params_are_not_folded(void **state)
+{
+    struct fx *fx = *state;
+    struct seclog_param p = {"Client", NULL};
+    struct seclog_entry e = {.topic = "TEST/LOGIN", .params = &p, .n_params = 1};
+    struct seclog_entry other_severity = e;
+    char client[16];
+    struct rec_list l;
+
+    fx_open(fx);
+    for (int i = 0; i < 10; i++) {
+        (void)snprintf(client, sizeof(client), "10.0.0.%d", i);
+        p.value = client;
+        assert_int_equal(seclog_append(fx->log, &e), 0);
+    }
+    other_severity.severity = SECLOG_SEVERITY_ERROR;
+    assert_int_equal(seclog_append(fx->log, &other_severity), 0);
+    (void)fx_settle(fx);
+    recs_collect(fx->log, &l);
+    assert_int_equal(recs_count(&l, "TEST/LOGIN"), 11);
+    assert_int_equal(recs_count(&l, "LOG/FOLDED"), 0);
+    recs_free(&l);
+}
+
+static void close_writes_the_summaries_of_open_windows(void **state)
+{
+    struct fx *fx = *state;
+    struct seclog_entry e = {.topic = "TEST/REPEAT"};
+    struct rec_list l;
+
+    fx_open(fx);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(seclog_append(fx->log, &e), i == 0 ? 0 : 1);
+    fx_reopen(fx);
+    recs_collect(fx->log, &l);
+    assert_int_equal(recs_count(&l, "TEST/REPEAT"), 1);
+    assert_int_equal(rec_param_u64(recs_find(&l, "LOG/FOLDED", 0), "Count"), 4);
+    recs_free(&l);
+    verify_ok(fx->log, NULL);
+}
+
+static uint64_t fold_slot_of(const struct seclog_entry *e)
+{
+    uint8_t *key = NULL;
+    size_t len;
+    uint64_t hash;
+
+    assert_int_equal(seclog__fold_key_new(e, &key, &len, &hash), 0);
+    free(key);
+    return hash & (SECLOG__FOLD_SLOTS - 1);
+}
+
+static void colliding_entries_flush_the_displaced_summary_first(void **state)
+{
+    struct fx *fx = *state;
+    struct seclog_param pa = {"N", "a"}, pb = {"N", NULL};
+    struct seclog_entry a = {.topic = "TEST/COLLIDE", .params = &pa, .n_params = 1};
+    struct seclog_entry b = {.topic = "TEST/COLLIDE", .params = &pb, .n_params = 1};
+    uint64_t folded = 0, counted = 0;
+    const struct rec_item *r;
+    struct rec_list l;
+    char value[16];
+
+    /* Find b with the same fold slot as a. */
+    pb.value = value;
+    for (int i = 0;; i++) {
+        (void)snprintf(value, sizeof(value), "b%d", i);
+        if (fold_slot_of(&b) == fold_slot_of(&a))
+            break;
+        assert_true(i < 100000);
+    }
+    fx_open(fx);
+    /* a, b b, a a a, ...: every switch displaces the other's window. */
+    for (int round = 0; round < 20; round++) {
+        const struct seclog_entry *e = round % 2 ? &b : &a;
+
+        for (int i = 0; i < 1 + round; i++) {
+            int rc = seclog_append(fx->log, e);
+
+            assert_int_equal(rc, i == 0 ? 0 : 1);
+            folded += rc == 1;
+        }
+    }
+    fx_reopen(fx); /* close flushes the last window */
+    recs_collect(fx->log, &l);
+    assert_int_equal(recs_count(&l, "TEST/COLLIDE"), 20);
+    for (size_t i = 0; (r = recs_find(&l, "LOG/FOLDED", i)); i++)
+        counted += rec_param_u64(r, "Count");
+    /* Nothing lost: every repeat is in exactly one summary. */
+    assert_int_equal(counted, folded);
+    /* b's first window (one repeat) is summed up right before a's entry displaces it. */
+    r = recs_find(&l, "LOG/FOLDED", 0);
+    assert_int_equal(rec_param_u64(r, "Count"), 1);
+    assert_int_equal(r->seq + 1, recs_find(&l, "TEST/COLLIDE", 2)->seq);
+    recs_free(&l);
+}
+
+struct topic_seen {
+    uint64_t a, b;
+};
+
+static void topic_fn(const char *topic, uint64_t count, void *arg)
+{
+    struct topic_seen *seen = arg;
+
+    if (strcmp(topic, "TEST/A") == 0)
+        seen->a = count;
+    if (strcmp(topic, "TEST/B") == 0)
+        seen->b = count;
+}
+
+static void stats_count_topics_and_the_daily_rate(void **state)
+{
+    struct fx *fx = *state;
+    struct topic_seen seen = {0};
+    struct seclog_stats st;
+
+    fx_open(fx);
+    fx_append_n(fx, "TEST/A", 30, 100);
+    fx_append_n(fx, "TEST/B", 12, 100);
+    (void)fx_settle(fx);
+    assert_int_equal(seclog_stats_get(fx->log, &st, topic_fn, &seen), 0);
+    assert_int_equal(seen.a, 30);
+    assert_int_equal(seen.b, 12);
+    assert_int_equal(st.records, 45);
+    assert_int_equal(st.first_seq, 1);
+    assert_int_equal(st.last_seq, 45);
+    assert_int_equal(st.segments, 1);
+    assert_int_equal(st.segments_max, 16);
+    assert_int_equal(st.used_bytes, TEST_SEG_BYTES);
+    assert_true(st.bytes_per_day > 45 * 100);
+    assert_true(st.retention_days_possible > 0);
+    assert_true(st.oldest_ms <= st.newest_ms);
+    /* A day later the same entries no longer count for the rate. */
+    assert_int_equal(clock_advance(TEST_DAY_MS + 1000), 0);
+    assert_int_equal(seclog_stats_get(fx->log, &st, NULL, NULL), 0);
+    assert_true(st.bytes_per_day == 0);
+    assert_true(st.retention_days_possible == 0);
+}
+
+static void crash_keeps_everything_durable(void **state)
+{
+    struct fx *fx = *state;
+    struct rec_list l;
+    uint64_t last;
+
+    fx_open(fx);
+    fx_append_n(fx, "TEST/A", 500, 50);
+    last = fx_mark(fx);
+    fx_append_n(fx, "TEST/B", 50, 50); /* may or may not make it */
+    seclog__crash_for_tests(fx->log);
+    fx->log = NULL;
+    fx_open(fx);
+    recs_collect(fx->log, &l);
+    assert_true(l.n >= last);
+    assert_int_equal(recs_count(&l, "TEST/A"), 500);
+    for (size_t i = 0; i < last; i++)
+        assert_int_equal(l.v[i].seq, i + 1);
+    recs_free(&l);
+    verify_ok(fx->log, NULL);
+    assert_true(fx_mark(fx) > last);
+}
+
+/* The end of the records of a segment file: offset after the last one. */
+static int end_fn(const struct seclog__parsed *p, uint64_t offset, void *arg)
+{
+    *(uint64_t *)arg = offset + p->len;
+    return 0;
+}
+
+static uint64_t records_end(const char *path)
+{
+    uint64_t end = SECLOG__HEADER_BYTES;
+
+    assert_int_equal(seclog__file_foreach(path, 0, end_fn, &end, NULL), 0);
+    return end;
+}
+
+static void torn_tail_is_cut_and_recorded(void **state)
+{
+    struct fx *fx = *state;
+    char *path = seclog__segment_path(fx->dir, 1);
+    uint8_t junk[200];
+    struct rec_list l;
+    int fd;
+
+    fx_open(fx);
+    fx_append_n(fx, "TEST/A", 20, 10);
+    (void)fx_mark(fx);
+    seclog__crash_for_tests(fx->log);
+    fx->log = NULL;
+    /* Half a record: a length word, then garbage, as a write cut by power loss leaves. */
+    memset(junk, 0xa5, sizeof(junk));
+    junk[0] = 0xf0, junk[1] = 0x01, junk[2] = 0, junk[3] = 0;
+    fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, junk, sizeof(junk), (off_t)records_end(path)), sizeof(junk));
+    close(fd);
+    fx_open(fx);
+    (void)fx_settle(fx);
+    recs_collect(fx->log, &l);
+    assert_int_equal(recs_count(&l, "TEST/A"), 20);
+    assert_int_equal(recs_count(&l, "LOG/TORN_TAIL"), 1);
+    assert_int_equal(rec_param_u64(recs_find(&l, "LOG/TORN_TAIL", 0), "Segment"), 1);
+    assert_true(rec_param_u64(recs_find(&l, "LOG/TORN_TAIL", 0), "Bytes") >= sizeof(junk));
+    recs_free(&l);
+    verify_ok(fx->log, NULL);
+    free(path);
+}
+
+/* Offset of the nth record (0-based) of a segment file. */
+struct nth_arg {
+    size_t n;
+    uint64_t offset;
+};
+
+static int nth_fn(const struct seclog__parsed *p, uint64_t offset, void *arg)
+{
+    struct nth_arg *a = arg;
+
+    if (a->n-- == 0) {
+        a->offset = offset;
+        return 1;
+    }
+    return 0;
+}
+
+static void damaged_tail_is_set_aside_and_the_sequence_continues(void **state)
+{
+    struct fx *fx = *state;
+    char *path = seclog__segment_path(fx->dir, 1), *aside = NULL;
+    struct nth_arg at = {.n = 2};
+    const struct rec_item *r;
+    struct rec_list l;
+    uint8_t byte;
+    int fd;
+
+    fx_open(fx);
+    fx_append_n(fx, "TEST/A", 10, 10);
+    (void)fx_mark(fx); /* seqs 1..11 */
+    fx->log = seclog_close(fx->log);
+    /* Damage the third record; the ones after it stay valid: not a torn write. */
+    assert_int_equal(seclog__file_foreach(path, 0, nth_fn, &at, NULL), 0);
+    fd = open(path, O_RDWR);
+    assert_int_equal(pread(fd, &byte, 1, (off_t)at.offset + SECLOG__RECORD_FIXED + 2), 1);
+    byte ^= 0xff;
+    assert_int_equal(pwrite(fd, &byte, 1, (off_t)at.offset + SECLOG__RECORD_FIXED + 2), 1);
+    close(fd);
+    fx_open(fx);
+    (void)fx_settle(fx);
+    assert_int_equal(asprintf(&aside, "%s.damaged", path), (int)strlen(path) + 8);
+    assert_true(fs_exists(aside));
+    assert_false(fs_exists(path));
+    recs_collect(fx->log, &l);
+    r = recs_find(&l, "LOG/SEGMENT_SET_ASIDE", 0);
+    assert_non_null(r);
+    assert_int_equal(rec_param_u64(r, "Segment"), 1);
+    assert_int_equal(rec_param_u64(r, "FromSeq"), 1);
+    assert_int_equal(rec_param_u64(r, "UpToSeq"), 2);
+    assert_int_equal(r->seq, 3); /* continues after the last good entry */
+    recs_free(&l);
+    verify_ok(fx->log, NULL); /* the head is accounted for by the set-aside record */
+    free(aside);
+    free(path);
+}
+
+static void severity_and_type_names_round_trip(void **state)
+{
+    enum seclog_severity s;
+
+    for (int i = 0; i < SECLOG_SEVERITY_MAX; i++) {
+        assert_int_equal(seclog_severity_from_string(seclog_severity_to_string(i), &s), 0);
+        assert_int_equal(s, i);
+    }
+    assert_string_equal(seclog_severity_to_string(SECLOG_SEVERITY_FATAL), "Fatal");
+    assert_int_equal(seclog_severity_from_string("Loud", &s), -EINVAL);
+    assert_string_equal(seclog_type_to_string(SECLOG_TYPE_INFRASTRUCTURE), "Infrastructure");
+    assert_string_equal(seclog_type_to_string(SECLOG_TYPE_MAX), "Unknown");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(open_refuses_a_budget_below_four_segments, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(open_creates_the_first_segment_and_reserves_the_budget,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(append_close_reopen_keeps_every_entry_and_the_chain,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(append_rejects_invalid_entries, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(durable_append_returns_its_seq_once_synced, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(identical_entries_fold_into_one_summary, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(entries_with_different_params_are_not_folded, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(close_writes_the_summaries_of_open_windows, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(colliding_entries_flush_the_displaced_summary_first,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(stats_count_topics_and_the_daily_rate, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(crash_keeps_everything_durable, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(torn_tail_is_cut_and_recorded, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(damaged_tail_is_set_aside_and_the_sequence_continues,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test(severity_and_type_names_round_trip),
+    };
+
+    clock_init(CLOCK_MODE_VIRTUAL);
+    log_level_set(LOG_LEVEL_FATAL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
