@@ -222,6 +222,9 @@ static void on_complete(struct bootup *b, void *arg)
     ensure_control(d);
     if (!d->store || !d->control)
         goto fatal;
+    /* A logs step that never ran (it hung) still gets its logs, or their retry timer. */
+    if (!d->retention_timer)
+        (void)logs_start(d);
     if (store_user_count(d->store) == 0)
         (void)mgmt_accounts_init(d->store, d->opts.data_dir);
     if (!d->identity && mgmt_identity_ephemeral(hostname_of(d), &d->identity) < 0)
