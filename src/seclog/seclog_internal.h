@@ -24,8 +24,8 @@
 #define SECLOG__FORMAT_VERSION 1
 #define SECLOG__HEADER_BYTES 4096 /* segment header block at offset 0 */
 #define SECLOG__FOOTER_BYTES 4096 /* footer block at the end, written when a segment closes */
-#define SECLOG__ALIGN 8         /* records start on 8-byte boundaries */
-#define SECLOG__RECORD_FIXED 80 /* fixed part of every record */
+#define SECLOG__ALIGN 8           /* records start on 8-byte boundaries */
+#define SECLOG__RECORD_FIXED 80   /* fixed part of every record */
 #define SECLOG__HASH_BYTES 32
 #define SECLOG__BOOT_ID_BYTES 16
 /* Largest possible record: fixed part, topic, 16 parameters with 4-byte length pairs. */
