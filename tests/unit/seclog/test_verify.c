@@ -153,8 +153,8 @@ static void verify_names_records_missing_between_segments(void **state)
     struct tlog *t = tlog_new(64);
     struct seclog_verify_result res;
     uint64_t first = tlog_fill(t, N, 300);
-    size_t pos;
-    char *path = tlog_segment_of(t, first + N / 2, &pos), want[64];
+    size_t pos = 0;
+    char *path = tlog_segment_of(t, first + N / 2, &pos), want[96];
 
     tlog_close(t);
     assert_true(pos > 0);
