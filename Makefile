@@ -4,6 +4,8 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 DATA       ?= ./var
 MGMT       ?= 127.0.0.1:8443
+LAN_HTTP   ?= 127.0.0.1:8080
+LAN_HTTPS  ?= 127.0.0.1:8444
 CTEST_ARGS ?=
 
 .PHONY: all deps build build-asan run test test-normal test-asan check-style format soak bench clean
@@ -27,7 +29,7 @@ run: build
 	@echo "konnektord: data directory $(DATA), management on https://$(MGMT)/"
 	@echo "konnektord: first start writes the admin password to $(DATA)/initial-admin-password"
 	@echo "konnektord: try   KONCTL_PASSWORD=\$$(cat $(DATA)/initial-admin-password) ./$(BUILD)/konctl --cacert $(DATA)/identity/mgmt-cert.pem --url https://$(MGMT) status"
-	@./$(BUILD)/konnektord --data $(DATA) --mgmt $(MGMT)
+	@./$(BUILD)/konnektord --data $(DATA) --mgmt $(MGMT) --lan-http $(LAN_HTTP) --lan-https $(LAN_HTTPS)
 
 test: check-style test-normal test-asan
 

@@ -20,6 +20,9 @@ struct control {
     struct flood *flood; /* the running flood, if any */
 };
 
+/* cards_routes.c */
+int control__cards_routes_add(struct control *c, struct mgmt_server *srv);
+
 /* faults_log.c */
 int control__faults_log_add(struct control *c, struct mgmt_server *srv);
 void control__flood_stop(struct control *c);

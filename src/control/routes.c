@@ -189,12 +189,14 @@ static const struct {
 
 int control_routes_add(struct control *c, struct mgmt_server *srv)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
-        int r = mgmt_server_route(srv, routes[i].method, routes[i].pattern, CONTROL_WORLD_ROLES,
-                                  GATE_OP_MAX, routes[i].fn, c);
+    int r = 0;
 
-        if (r < 0)
-            return r;
-    }
-    return control__faults_log_add(c, srv);
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(routes); i++)
+        r = mgmt_server_route(srv, routes[i].method, routes[i].pattern, CONTROL_WORLD_ROLES,
+                              GATE_OP_MAX, routes[i].fn, c);
+    if (r == 0)
+        r = control__faults_log_add(c, srv);
+    if (r == 0)
+        r = control__cards_routes_add(c, srv);
+    return r;
 }

@@ -8,6 +8,8 @@
  *   accounts    10 s      EC_OTHER_ERROR_STATE(2)             (created again at completion)
  *   rng         5 s       EC_Random_Generator_Not_Reliable    -
  *   identity    10 s      EC_Secure_KeyStore_Not_Available    an ephemeral key and certificate
+ *   cards       60 s      EC_OTHER_ERROR_STATE(3)             no simulated cards (503 on the
+ *                                                             control API)
  *   vpn         5 s       EC_No_VPN_TI_Connection             -
  *
  * Only when all have finished does the management listener open (TIP1-A_4507), followed by
@@ -23,6 +25,8 @@
 
 #define STEP_DEADLINE_MS 10000
 #define QUICK_DEADLINE_MS 5000
+/* Generating the test PKI at first start takes seconds, more under a sanitizer. */
+#define CARDS_DEADLINE_MS 60000
 
 static void ensure_store(struct daemon *d)
 {
@@ -83,6 +87,10 @@ static void step_settings(struct bootup *b, void *arg)
     if (r < 0)
         log_msg(LOG_LEVEL_ERROR, "konnektord: config.db cannot be used, running on defaults");
     ensure_store(d);
+    /* Delivery state: a demo practice, so that practice software finds a Mandant, a client
+     * system, a workplace and a terminal to call with (issue #4). */
+    if (d->store && store_infomodel_seed_demo(d->store) == 1)
+        log_msg(LOG_LEVEL_INFO, "konnektord: created the demo practice m1/cs1/ws1 with ct1");
     if (d->store && apply_cmdline_settings(d) < 0) {
         /* A CI job that asked for settings it did not get must not run on. */
         d->exit_code = 2;
@@ -160,6 +168,44 @@ static void step_identity(struct bootup *b, void *arg)
     bootup_step_done(b, r);
 }
 
+/* The first start generates the test PKI and the demo cards (seconds of key generation):
+ * on the worker pool, so the loop keeps ticking; the world opens on the loop afterwards. */
+static void cards_prepare_work(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->cards_prepare_result = cards_prepare(d->opts.data_dir);
+}
+
+static void cards_prepare_done(void *arg)
+{
+    struct daemon *d = arg;
+    struct cards_deps deps = {
+        .store = d->store, .ecs = d->ecs, .bus = d->bus, .data_dir = d->opts.data_dir};
+    int r = d->cards_prepare_result;
+
+    if (r == 0)
+        r = cards_open(&deps, &d->cards);
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "konnektord: the simulated cards cannot be opened");
+    bootup_step_done(d->bootup, r);
+}
+
+static void step_cards(struct bootup *b, void *arg)
+{
+    struct daemon *d = arg;
+    int r;
+
+    ensure_store(d);
+    if (!d->store) {
+        bootup_step_done(b, -EIO);
+        return;
+    }
+    r = worker_pool_submit(d->workers, cards_prepare_work, cards_prepare_done, d);
+    if (r < 0)
+        bootup_step_done(b, r);
+}
+
 static struct mgmt_deps deps_of(struct daemon *d)
 {
     return (struct mgmt_deps){
@@ -171,6 +217,7 @@ static struct mgmt_deps deps_of(struct daemon *d)
         .workers = d->workers,
         .seclog = &d->seclog,
         .syslog = &d->syslog,
+        .cards = &d->cards,
         .data_dir = d->opts.data_dir,
         .boot_time_ms = d->boot_time_ms,
         .boot_mono_ms = d->boot_mono_ms,
@@ -211,6 +258,50 @@ static int write_url(const struct daemon *d, const char *url)
     return r;
 }
 
+/* The LAN side: the SOAP server with every service registered (connector.sds is complete at
+ * the end of bootup, TIP1-A_4533), then its listeners. */
+static int lan_start(struct daemon *d)
+{
+    struct soap_deps sd = {.base = d->base,
+                           .store = d->store,
+                           .ecs = d->ecs,
+                           .bus = d->bus,
+                           .workers = d->workers,
+                           .data_dir = d->opts.data_dir,
+                           .product_type_version = KONN_PRODUCT_TYPE_VERSION,
+                           .firmware_version = KONN_VERSION};
+    struct services_deps vd;
+    char http[256] = "", https[256] = "";
+    int r;
+
+    if (!d->opts.lan_http && !d->opts.lan_https)
+        return 0;
+    d->soap = soap_server_new(&sd);
+    if (!d->soap)
+        return -ENOMEM;
+    vd = (struct services_deps){.base = d->base,
+                                .store = d->store,
+                                .ecs = d->ecs,
+                                .bus = d->bus,
+                                .cards = d->cards,
+                                .leds = d->leds,
+                                .soap = d->soap,
+                                .workers = d->workers,
+                                .data_dir = d->opts.data_dir};
+    r = services_start(&vd, &d->services);
+    if (r < 0)
+        return log_errno(LOG_LEVEL_FATAL, r, "konnektord: the LAN services cannot start");
+    r = soap_server_listen(d->soap, d->opts.lan_http, d->opts.lan_https, http, sizeof(http), https,
+                           sizeof(https));
+    if (r < 0)
+        return log_errno(LOG_LEVEL_FATAL, r, "konnektord: cannot open the LAN listeners");
+    if (http[0])
+        printf("konnektord: LAN (SOAP) at %s/connector.sds\n", http);
+    if (https[0])
+        printf("konnektord: LAN (SOAP over TLS) at %s/connector.sds\n", https);
+    return 0;
+}
+
 /* Everything is initialised (or stood in for): open the listener, then BOOTUP_COMPLETE. */
 static void on_complete(struct bootup *b, void *arg)
 {
@@ -232,6 +323,9 @@ static void on_complete(struct bootup *b, void *arg)
     deps = deps_of(d);
     d->mgmt = mgmt_server_new(&deps, d->identity);
     if (!d->mgmt || control_routes_add(d->control, d->mgmt) < 0)
+        goto fatal;
+    r = lan_start(d);
+    if (r < 0)
         goto fatal;
     r = mgmt_server_start(d->mgmt, d->opts.mgmt_addr, url, sizeof(url));
     if (r < 0) {
@@ -273,6 +367,9 @@ int boot_steps_start(struct daemon *d)
         r = bootup_add_step(d->bootup, "identity", STEP_DEADLINE_MS,
                             EC_SECURE_KEYSTORE_NOT_AVAILABLE, NULL, step_identity, d);
     if (r == 0)
+        r = bootup_add_step(d->bootup, "cards", CARDS_DEADLINE_MS, EC_OTHER_ERROR_STATE, "3",
+                            step_cards, d);
+    if (r == 0)
         r = bootup_add_step(d->bootup, "vpn", QUICK_DEADLINE_MS, EC_NO_VPN_TI_CONNECTION, NULL,
                             step_vpn, d);
     for (size_t i = 0; r == 0 && i < d->opts.n_boot_faults; i++) {
@@ -280,7 +377,7 @@ int boot_steps_start(struct daemon *d)
         if (r < 0)
             fprintf(stderr,
                     "konnektord: bad --boot-fault '%s' (STEP:fail|hang|delay=MS with "
-                    "STEP one of settings, logs, accounts, rng, identity, vpn)\n",
+                    "STEP one of settings, logs, accounts, rng, identity, cards, vpn)\n",
                     d->opts.boot_faults[i]);
     }
     if (r == 0)

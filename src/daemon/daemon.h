@@ -7,10 +7,13 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "cards/cards.h"
 #include "control/control.h"
 #include "events/events.h"
 #include "mgmt/mgmt.h"
 #include "seclog/seclog.h"
+#include "services/services.h"
+#include "soap/soap.h"
 #include "state/state.h"
 #include "store/store.h"
 
@@ -20,6 +23,8 @@
 struct options {
     const char *data_dir;
     const char *mgmt_addr;
+    const char *lan_http;  /* "ADDR:PORT" of the plain-HTTP LAN listener, or NULL */
+    const char *lan_https; /* "ADDR:PORT" of the HTTPS LAN listener, or NULL */
     enum clock_mode clock;
     const char *boot_faults[DAEMON_BOOT_FAULTS_MAX];
     size_t n_boot_faults;
@@ -44,6 +49,10 @@ struct daemon {
     struct control *control;
     struct bootup *bootup;
     struct seclog *seclog, *syslog;
+    struct cards *cards;
+    int cards_prepare_result;
+    struct soap_server *soap;
+    struct services *services;
     struct clock_timer *retention_timer, *reopen_timer;
     int64_t reopen_ms;
     uint64_t seclog_overflows_seen, syslog_overflows_seen;

@@ -72,11 +72,16 @@ out:
 
 static void destroy_objects(struct daemon *d)
 {
+    /* First the pool: its pending completions answer requests and finish boot steps, so
+     * everything they touch must still exist. */
+    d->workers = worker_pool_free(d->workers);
+    d->services = services_stop(d->services);
+    d->soap = soap_server_free(d->soap);
     d->mgmt = mgmt_server_free(d->mgmt);
     d->control = control_free(d->control);
     logs_stop(d);
     d->bootup = bootup_free(d->bootup);
-    d->workers = worker_pool_free(d->workers);
+    d->cards = cards_close(d->cards);
     d->identity = mgmt_identity_free(d->identity);
     if (d->leds)
         led_panel_stop(d->leds);

@@ -15,6 +15,9 @@ static void usage(FILE *out)
                  "  --mgmt ADDR:PORT       management and control HTTPS listener\n"
                  "                         (default 127.0.0.1:8443; port 0 picks a free one,\n"
                  "                         written to DIR/run/mgmt.url after bootup)\n"
+                 "  --lan-http ADDR:PORT   the LAN SOAP interface over plain HTTP (default: none)\n"
+                 "  --lan-https ADDR:PORT  the LAN SOAP interface over HTTPS (default: none);\n"
+                 "                         connector.sds is served on both\n"
                  "  --clock real|virtual   time source (default real); the virtual clock can be\n"
                  "                         advanced through the control API\n"
                  "  --setting NAME=VALUE   set a setting at start, checked and recorded like an\n"
@@ -32,10 +35,11 @@ static void usage(FILE *out)
 int options_parse(int argc, char **argv, struct options *ret_opts)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'},    {"mgmt", required_argument, NULL, 'm'},
-        {"clock", required_argument, NULL, 'c'},   {"boot-fault", required_argument, NULL, 'f'},
-        {"setting", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'},      {"mgmt", required_argument, NULL, 'm'},
+        {"clock", required_argument, NULL, 'c'},     {"boot-fault", required_argument, NULL, 'f'},
+        {"setting", required_argument, NULL, 's'},   {"lan-http", required_argument, NULL, 'l'},
+        {"lan-https", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };
     struct options o = {
         .data_dir = "./var", .mgmt_addr = "127.0.0.1:8443", .clock = CLOCK_MODE_REAL};
@@ -53,6 +57,18 @@ int options_parse(int argc, char **argv, struct options *ret_opts)
                 return -EINVAL;
             }
             o.mgmt_addr = optarg;
+            break;
+        case 'l':
+        case 'L':
+            if (!strchr(optarg, ':')) {
+                fprintf(stderr, "konnektord: --lan-http%s needs ADDR:PORT, got '%s'\n",
+                        c == 'L' ? "s" : "", optarg);
+                return -EINVAL;
+            }
+            if (c == 'l')
+                o.lan_http = optarg;
+            else
+                o.lan_https = optarg;
             break;
         case 'c':
             if (clock_mode_from_string(optarg, &o.clock) < 0) {

@@ -21,6 +21,7 @@
 #include "state/state.h"
 #include "store/store.h"
 
+struct cards;
 struct event_base;
 struct seclog;
 struct worker_pool;
@@ -69,6 +70,7 @@ struct mgmt_deps {
     struct worker_pool *workers;
     struct seclog **seclog; /* the security log; *seclog is NULL while it is not open */
     struct seclog **syslog; /* the system log, likewise */
+    struct cards **cards;   /* the simulated world; NULL or *cards NULL until bootup opened it */
     const char *data_dir;
     int64_t boot_time_ms; /* wall time the process started */
     int64_t boot_mono_ms; /* clock_mono_ms() when the process started */

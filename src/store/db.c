@@ -87,6 +87,45 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL DEFAULT 0"
     ");"
     "CREATE UNIQUE INDEX users_name_nocase ON users (name COLLATE NOCASE);",
+    /* 2: the info model (TIP1-A_4522). An entity is unique per kind, so a Mandant and a
+     * workplace may share an id, as the call context keeps them apart. Only card terminals
+     * carry attributes. A relation names the kinds of its ends in a_kind and b_kind (fixed
+     * per rel by the CHECK) so that foreign keys can point at (kind, id): deleting an entity
+     * deletes its relations, and no relation can point at a missing entity. The ICCSN end of
+     * mandant-smb is no entity: its b_kind is NULL, which SQLite's foreign keys skip.
+     * IF NOT EXISTS keeps the step harmless on a file whose version row was set back. */
+    "CREATE TABLE IF NOT EXISTS entities ("
+    "  kind TEXT NOT NULL CHECK (kind IN ('mandant', 'client-system', 'workplace',"
+    "                                     'card-terminal')),"
+    "  id TEXT NOT NULL CHECK (length(id) BETWEEN 1 AND 64),"
+    "  name TEXT,"
+    "  slots INTEGER,"
+    "  active INTEGER,"
+    "  PRIMARY KEY (kind, id),"
+    "  CHECK (CASE WHEN kind = 'card-terminal'"
+    "         THEN length(name) BETWEEN 1 AND 64 AND slots BETWEEN 1 AND 16 AND active IN (0, 1)"
+    "         ELSE name IS NULL AND slots IS NULL AND active IS NULL END)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS relations ("
+    "  rel TEXT NOT NULL,"
+    "  a TEXT NOT NULL,"
+    "  b TEXT NOT NULL,"
+    "  a_kind TEXT NOT NULL,"
+    "  b_kind TEXT,"
+    "  PRIMARY KEY (rel, a, b),"
+    "  CHECK (CASE rel"
+    "         WHEN 'mandant-client-system' THEN a_kind = 'mandant' AND b_kind IS 'client-system'"
+    "         WHEN 'mandant-workplace' THEN a_kind = 'mandant' AND b_kind IS 'workplace'"
+    "         WHEN 'workplace-ct-local' THEN a_kind = 'workplace' AND b_kind IS 'card-terminal'"
+    "         WHEN 'workplace-ct-remote' THEN a_kind = 'workplace' AND b_kind IS 'card-terminal'"
+    "         WHEN 'mandant-smb' THEN a_kind = 'mandant' AND b_kind IS NULL"
+    "         ELSE 0 END),"
+    "  FOREIGN KEY (a_kind, a) REFERENCES entities (kind, id) ON DELETE CASCADE,"
+    "  FOREIGN KEY (b_kind, b) REFERENCES entities (kind, id) ON DELETE CASCADE"
+    ") WITHOUT ROWID;"
+    /* The cascades look relations up by either end. */
+    "CREATE INDEX IF NOT EXISTS relations_a ON relations (a_kind, a);"
+    "CREATE INDEX IF NOT EXISTS relations_b ON relations (b_kind, b);",
 };
 
 #define USER_COLUMNS                                                                               \
@@ -107,6 +146,29 @@ static const char *const stmt_sql[STORE__STMT_MAX] = {
     [STORE__STMT_USER_LIST] = "SELECT " USER_COLUMNS " FROM users ORDER BY name",
     [STORE__STMT_USER_COUNT] = "SELECT count(*) FROM users",
     [STORE__STMT_USER_COUNT_ROLE] = "SELECT count(*) FROM users WHERE role = ?1",
+    [STORE__STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STORE__STMT_COMMIT] = "COMMIT",
+    [STORE__STMT_ROLLBACK] = "ROLLBACK",
+    [STORE__STMT_ENTITY_INSERT] = "INSERT INTO entities (kind, id, name, slots, active) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STORE__STMT_ENTITY_DELETE] = "DELETE FROM entities WHERE kind = ?1 AND id = ?2",
+    [STORE__STMT_ENTITY_EXISTS] = "SELECT 1 FROM entities WHERE kind = ?1 AND id = ?2",
+    [STORE__STMT_ENTITY_LIST] = "SELECT id FROM entities WHERE kind = ?1 ORDER BY id",
+    [STORE__STMT_ENTITY_COUNT] = "SELECT count(*) FROM entities WHERE kind = ?1",
+    [STORE__STMT_ENTITY_COUNT_ALL] = "SELECT count(*) FROM entities",
+    [STORE__STMT_ENTITY_CLEAR] = "DELETE FROM entities",
+    [STORE__STMT_CT_SELECT] = "SELECT id, name, slots, active FROM entities "
+                              "WHERE kind = 'card-terminal' AND id = ?1",
+    [STORE__STMT_CT_UPDATE] = "UPDATE entities SET name = ?2, slots = ?3, active = ?4 "
+                              "WHERE kind = 'card-terminal' AND id = ?1",
+    [STORE__STMT_RELATION_INSERT] = "INSERT INTO relations (rel, a, b, a_kind, b_kind) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STORE__STMT_RELATION_DELETE] = "DELETE FROM relations WHERE rel = ?1 AND a = ?2 AND b = ?3",
+    [STORE__STMT_RELATION_EXISTS] = "SELECT 1 FROM relations WHERE rel = ?1 AND a = ?2 AND b = ?3",
+    [STORE__STMT_RELATION_LIST] = "SELECT a, b FROM relations WHERE rel = ?1 "
+                                  "AND (?2 IS NULL OR a = ?2) AND (?3 IS NULL OR b = ?3) "
+                                  "ORDER BY a, b",
+    [STORE__STMT_RELATION_CLEAR] = "DELETE FROM relations",
 };
 
 int store__sqlite_errno(int rc)
@@ -133,6 +195,39 @@ sqlite3_stmt *store__stmt(struct store *st, enum store__stmt which)
     (void)sqlite3_reset(s);
     (void)sqlite3_clear_bindings(s);
     return s;
+}
+
+/* Runs one of the transaction statements, which take no parameters and return no rows. */
+static int step_once(struct store *st, enum store__stmt which)
+{
+    sqlite3_stmt *s = store__stmt(st, which);
+    int rc = sqlite3_step(s);
+
+    if (rc != SQLITE_DONE)
+        log_msg(LOG_LEVEL_DEBUG, "store: '%s' failed: %s", sqlite3_sql(s), sqlite3_errmsg(st->db));
+    (void)sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int store__tx_begin(struct store *st)
+{
+    return step_once(st, STORE__STMT_BEGIN);
+}
+
+int store__tx_commit(struct store *st)
+{
+    int r = step_once(st, STORE__STMT_COMMIT);
+
+    /* A failed COMMIT (SQLITE_BUSY, I/O) can leave the transaction open. */
+    if (r < 0)
+        store__tx_rollback(st);
+    return r;
+}
+
+void store__tx_rollback(struct store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        (void)step_once(st, STORE__STMT_ROLLBACK);
 }
 
 static int exec_sql(sqlite3 *db, const char *path, const char *what, const char *sql)

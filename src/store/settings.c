@@ -18,6 +18,7 @@
  *  5. Messages name the setting and its allowed values and show the rejected value in single
  *     quotes, cut to QUOTE_MAX characters with non-printable bytes replaced by '?', so that
  *     they are safe to log and to return over the management API. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +31,8 @@
 /* Characters of a rejected value shown in a message: enough to recognise a typo, too few to
  * flood a log line with whatever was pasted. */
 #define QUOTE_MAX 40
+/* RFC 1123: a label has at most 63 characters. */
+#define LABEL_MAX 63
 
 /* ---- validation ------------------------------------------------------------------------- */
 
@@ -88,10 +91,16 @@ static void describe_rule(const struct setting_def *def, char *buf, size_t size)
         }
         break;
     case SETTING_TYPE_STRING:
-        (void)snprintf(buf, size,
-                       "%" PRId64 " to %" PRId64 " characters of A-Z, a-z, 0-9 and '-', "
-                       "not starting or ending with '-'",
-                       def->min, def->max);
+        if (def->max > LABEL_MAX)
+            (void)snprintf(buf, size,
+                           "%" PRId64 " to %" PRId64 " characters: a host name (labels of A-Z, "
+                           "a-z, 0-9 and '-' joined by '.') or an IP address",
+                           def->min, def->max);
+        else
+            (void)snprintf(buf, size,
+                           "%" PRId64 " to %" PRId64 " characters of A-Z, a-z, 0-9 and '-', "
+                           "not starting or ending with '-'",
+                           def->min, def->max);
         break;
     case SETTING_TYPE_TIME:
         append(buf, size, &len, "a time of day HH:MM from 00:00 to 23:59");
@@ -148,17 +157,46 @@ static bool check_enum(const struct setting_def *def, const char *v, char *norm,
     return false;
 }
 
-/* A host name label (RFC 1123 section 2.1), the only kind of STRING setting so far. */
+/* A host name label (RFC 1123 section 2.1): letters, digits and '-', not at either end. */
+static bool is_label(const char *v, size_t n)
+{
+    if (n == 0 || n > LABEL_MAX || v[0] == '-' || v[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_alnum(v[i]) && v[i] != '-')
+            return false;
+    return true;
+}
+
+/* A host name (labels joined by '.') or an IPv4 or IPv6 address. */
+static bool is_host(const char *v)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    const char *p = v;
+
+    if (inet_pton(AF_INET, v, addr) == 1 || inet_pton(AF_INET6, v, addr) == 1)
+        return true;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+
+        if (!is_label(p, n))
+            return false;
+        if (!dot)
+            return true;
+        p = dot + 1;
+    }
+}
+
+/* STRING settings of at most LABEL_MAX characters are host name labels (MGM_KONN_HOSTNAME);
+ * longer ones are host names or addresses (MGM_LAN_ADVERTISED_HOST). Empty only when min is 0. */
 static bool check_string(const struct setting_def *def, const char *v, char *norm, size_t size)
 {
     size_t n = strlen(v);
 
     if ((int64_t)n < def->min || (int64_t)n > def->max)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_alnum(v[i]) && v[i] != '-')
-            return false;
-    if (v[0] == '-' || v[n - 1] == '-')
+    if (n > 0 && !(def->max > LABEL_MAX ? is_host(v) : is_label(v, n)))
         return false;
     return str_copy(norm, size, v) == 0;
 }

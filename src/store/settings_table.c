@@ -168,6 +168,17 @@ static const struct setting_def settings[] = {
         .roles = ROLES_ALL,
         .doc = "Time of day (connector time, 24 h) at which automatic updates run (A_18390).",
     },
+    {
+        /* TIP1-A_4528: behind NAT the address a client reached is not the one it should use. */
+        .name = "MGM_LAN_ADVERTISED_HOST",
+        .type = SETTING_TYPE_STRING,
+        .default_value = "",
+        .min = 0,
+        .max = 253,
+        .roles = ROLES_LOCAL,
+        .doc = "Host name or address connector.sds advertises (NAT); empty: the address the "
+               "client connected to.",
+    },
 };
 
 static const char *const type_names[SETTING_TYPE_MAX] = {
@@ -198,7 +209,7 @@ const struct setting_def *setting_def_find(const char *name)
 {
     if (!name)
         return NULL;
-    /* Fifteen entries: a linear scan is cheaper than keeping an index in sync. */
+    /* A few dozen entries: a linear scan is cheaper than keeping an index in sync. */
     for (size_t i = 0; i < ARRAY_SIZE(settings); i++)
         if (strcmp(settings[i].name, name) == 0)
             return &settings[i];

@@ -44,7 +44,7 @@ enum setting_type {
     SETTING_TYPE_BOOL,   /* "Enabled" | "Disabled" */
     SETTING_TYPE_INT,    /* decimal, within [min, max] */
     SETTING_TYPE_ENUM,   /* one of choices */
-    SETTING_TYPE_STRING, /* 1..max characters of a restricted alphabet (see hostname) */
+    SETTING_TYPE_STRING, /* min..max characters: a host name label, or a host name or address */
     SETTING_TYPE_TIME,   /* "HH:MM", 24 h */
     SETTING_TYPE_MAX
 };
@@ -128,5 +128,89 @@ int store_user_foreach(struct store *st, void (*fn)(const struct store_user *u, 
 size_t store_user_count(struct store *st);
 /* Number of users with the given role. */
 size_t store_user_count_role(struct store *st, enum store_role role);
+
+/* ---- info model (TIP1-A_4522, TIP1-A_4526; digest section 1.3) ------------------------- */
+
+/* The persistent entities. Ids are 1..64 characters of [A-Za-z0-9._-] (ConnectorContext.xsd
+ * allows 64). */
+enum store_entity {
+    STORE_ENTITY_MANDANT,
+    STORE_ENTITY_CLIENT_SYSTEM,
+    STORE_ENTITY_WORKPLACE,
+    STORE_ENTITY_CARD_TERMINAL,
+    STORE_ENTITY_MAX
+};
+
+/* The relations between them (n:m unless noted). */
+enum store_relation {
+    STORE_REL_MANDANT_CLIENT_SYSTEM, /* (mandant, client system) */
+    STORE_REL_MANDANT_WORKPLACE,     /* (mandant, workplace) */
+    STORE_REL_WORKPLACE_CT_LOCAL,    /* (workplace, card terminal): local terminal */
+    STORE_REL_WORKPLACE_CT_REMOTE,   /* (workplace, card terminal): remote-PIN terminal */
+    STORE_REL_MANDANT_SMB,           /* (mandant, ICCSN): SM-B_Verwaltet */
+    STORE_REL_MAX
+};
+
+#define STORE_ENTITY_ID_MAX 64
+#define STORE_CT_SLOTS_MAX 16
+/* Slots of a terminal added without attributes: a typical eHealth terminal has four. */
+#define STORE_CT_SLOTS_DEFAULT 4
+
+/* "mandant", "client-system", "workplace", "card-terminal" */
+const char *store_entity_to_string(enum store_entity kind);
+int store_entity_from_string(const char *s, enum store_entity *ret_kind);
+/* "mandant-client-system", "mandant-workplace", "workplace-ct-local", "workplace-ct-remote",
+ * "mandant-smb" */
+const char *store_relation_to_string(enum store_relation rel);
+int store_relation_from_string(const char *s, enum store_relation *ret_rel);
+bool store_entity_id_is_valid(const char *id);
+/* The kinds of a relation's ends (a first); *ret_b is STORE_ENTITY_MAX for the ICCSN end of
+ * STORE_REL_MANDANT_SMB, which is no entity. -EINVAL for an unknown relation. */
+int store_relation_kinds(enum store_relation rel, enum store_entity *ret_a,
+                         enum store_entity *ret_b);
+
+/* A card terminal's attributes (the other entities carry only their id). */
+struct store_ct {
+    char id[STORE_ENTITY_ID_MAX + 1];
+    char name[STORE_ENTITY_ID_MAX + 1]; /* display name; defaults to the id */
+    unsigned slots;                     /* 1..STORE_CT_SLOTS_MAX */
+    bool active;                        /* CT.CORRELATION "aktiv": the connector uses it */
+};
+
+/* -EEXIST, -EINVAL (bad id). Adding a card terminal gives it 4 slots, active. */
+int store_entity_add(struct store *st, enum store_entity kind, const char *id);
+/* Deletes the entity and every relation it is part of. -ENOENT if unknown. */
+int store_entity_delete(struct store *st, enum store_entity kind, const char *id);
+bool store_entity_exists(struct store *st, enum store_entity kind, const char *id);
+int store_entity_foreach(struct store *st, enum store_entity kind,
+                         void (*fn)(const char *id, void *arg), void *arg);
+size_t store_entity_count(struct store *st, enum store_entity kind);
+
+int store_ct_get(struct store *st, const char *id, struct store_ct *ret_ct);
+/* A terminal's display name: 1..64 bytes of UTF-8 text without control characters. */
+bool store_ct_name_is_valid(const char *name);
+/* Adds a terminal with the given attributes in one transaction. -EEXIST, -EINVAL (bad id,
+ * name or slots). */
+int store_ct_add(struct store *st, const struct store_ct *ct);
+/* Updates name, slots, active of an existing terminal. -ENOENT, -EINVAL (slots range). */
+int store_ct_update(struct store *st, const struct store_ct *ct);
+
+/* Both ends must exist (-ENOENT names which is missing through ret_missing, may be NULL),
+ * except the ICCSN of STORE_REL_MANDANT_SMB. -EEXIST if already related. */
+int store_relation_add(struct store *st, enum store_relation rel, const char *a, const char *b,
+                       const char **ret_missing);
+/* (*ret_missing is set to a or b itself, a when both are missing; -EINVAL for a bad id.)
+ * Delete: -ENOENT if the two are not related. */
+int store_relation_delete(struct store *st, enum store_relation rel, const char *a, const char *b);
+bool store_relation_exists(struct store *st, enum store_relation rel, const char *a, const char *b);
+/* Calls fn(a, b) for each pair; a or b (or both) may be NULL to match any. */
+int store_relation_foreach(struct store *st, enum store_relation rel, const char *a, const char *b,
+                           void (*fn)(const char *a, const char *b, void *arg), void *arg);
+
+/* First start: creates the demo practice (Mandant m1, client system cs1, workplace ws1,
+ * terminal ct1 with 4 slots, related) when the info model is empty. 1 if created. */
+int store_infomodel_seed_demo(struct store *st);
+/* Factory reset: empties the info model (one transaction). */
+int store_infomodel_reset(struct store *st);
 
 #endif

@@ -1,5 +1,5 @@
-/* store internals: shared by db.c, settings.c, settings_table.c and users.c, and by the store
- * unit tests. Nothing outside src/store/ and tests/unit/store/ includes this file. */
+/* store internals: shared by db.c, settings.c, settings_table.c, users.c and infomodel.c, and by
+ * the store unit tests. Nothing outside src/store/ and tests/unit/store/ includes this file. */
 #ifndef KONN_STORE_INTERNAL_H
 #define KONN_STORE_INTERNAL_H
 
@@ -19,6 +19,23 @@ enum store__stmt {
     STORE__STMT_USER_LIST,
     STORE__STMT_USER_COUNT,
     STORE__STMT_USER_COUNT_ROLE,
+    STORE__STMT_BEGIN,
+    STORE__STMT_COMMIT,
+    STORE__STMT_ROLLBACK,
+    STORE__STMT_ENTITY_INSERT,
+    STORE__STMT_ENTITY_DELETE,
+    STORE__STMT_ENTITY_EXISTS,
+    STORE__STMT_ENTITY_LIST,
+    STORE__STMT_ENTITY_COUNT,
+    STORE__STMT_ENTITY_COUNT_ALL,
+    STORE__STMT_ENTITY_CLEAR,
+    STORE__STMT_CT_SELECT,
+    STORE__STMT_CT_UPDATE,
+    STORE__STMT_RELATION_INSERT,
+    STORE__STMT_RELATION_DELETE,
+    STORE__STMT_RELATION_EXISTS,
+    STORE__STMT_RELATION_LIST,
+    STORE__STMT_RELATION_CLEAR,
     STORE__STMT_MAX
 };
 
@@ -53,6 +70,13 @@ struct store {
 sqlite3_stmt *store__stmt(struct store *st, enum store__stmt which);
 /* Maps an SQLite result code to a negative errno: constraint -> -EEXIST, else -EIO. */
 int store__sqlite_errno(int rc);
+
+/* An explicit write transaction for a change that takes more than one statement. begin takes
+ * the write lock at once (BEGIN IMMEDIATE); -EIO if it cannot. commit returns -EIO and rolls
+ * back if the commit fails; rollback never fails (it only ends a transaction that is open). */
+int store__tx_begin(struct store *st);
+int store__tx_commit(struct store *st);
+void store__tx_rollback(struct store *st);
 
 /* Position of def in the table (def comes from setting_def_at or setting_def_find). */
 size_t store__setting_index(const struct setting_def *def);

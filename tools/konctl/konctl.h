@@ -192,6 +192,9 @@ int cmd_fault(struct konctl *k, int argc, char **argv);
 int cmd_log(struct konctl *k, int argc, char **argv);
 int cmd_login(struct konctl *k, int argc, char **argv);
 int cmd_logout(struct konctl *k, int argc, char **argv);
+int cmd_infomodel(struct konctl *k, int argc, char **argv);
+int cmd_card(struct konctl *k, int argc, char **argv);
+int cmd_terminal(struct konctl *k, int argc, char **argv);
 
 /* Prints active conditions (a JSON array of condition objects) as a table, or "no active
  * conditions". Shared by "status" and "ec list" (cmd_ec.c). Returns 0 or -ENOMEM. */

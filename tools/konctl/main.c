@@ -48,6 +48,19 @@ static const char usage_text[] =
     "  users passwd NAME [--password P]\n"
     "  users delete NAME\n"
     "  users unlock NAME\n"
+    "  infomodel show                  Mandanten, client systems, workplaces, card\n"
+    "                                  terminals and their relations\n"
+    "  infomodel add KIND ID [--name N] [--slots N] [--inactive]\n"
+    "  infomodel delete KIND ID        (with the entity's relations)\n"
+    "  infomodel relate|unrelate REL A B\n"
+    "  infomodel set-terminal ID [--name N] [--slots N] [--active|--inactive]\n"
+    "  card list                       the simulated cards: type, ICCSN, slot, handle\n"
+    "  card insert --ct CT --slot N CARD\n"
+    "  card remove --ct CT --slot N    insert a catalog card into a slot, or remove it\n"
+    "  card import FILE.p12 --name NAME [--password P]\n"
+    "                                  add a gematik test identity as a card\n"
+    "  terminal list                   the simulated card terminals and their slots\n"
+    "  terminal connect|disconnect ID  connect or cut off a terminal\n"
     "  clock show                      the connector's clock\n"
     "  clock advance DURATION          advance the virtual clock (10d, 2h, 15m, 90s, 90)\n"
     "  vpn show | vpn up | vpn down    the simulated VPN tunnel\n"
@@ -88,9 +101,21 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"status", cmd_status}, {"leds", cmd_leds},   {"ec", cmd_ec},       {"settings", cmd_settings},
-    {"users", cmd_users},   {"clock", cmd_clock}, {"vpn", cmd_vpn},     {"events", cmd_events},
-    {"fault", cmd_fault},   {"log", cmd_log},     {"login", cmd_login}, {"logout", cmd_logout},
+    {"status", cmd_status},
+    {"leds", cmd_leds},
+    {"ec", cmd_ec},
+    {"settings", cmd_settings},
+    {"users", cmd_users},
+    {"clock", cmd_clock},
+    {"vpn", cmd_vpn},
+    {"events", cmd_events},
+    {"fault", cmd_fault},
+    {"log", cmd_log},
+    {"login", cmd_login},
+    {"logout", cmd_logout},
+    {"infomodel", cmd_infomodel},
+    {"card", cmd_card},
+    {"terminal", cmd_terminal},
 };
 
 static const struct command *command_find(const char *name)

@@ -93,15 +93,16 @@ static void connection_uses_wal_full_sync_foreign_keys_and_a_busy_timeout(void *
     st = store_close(st);
 }
 
-static void new_database_records_schema_version_one(void **state)
+static void new_database_records_the_latest_schema_version(void **state)
 {
     struct fixture *f = *state;
     struct store *st = NULL;
     char v[32];
 
     assert_int_equal(store_open(f->t.path, &st), 0);
+    /* 1: settings and users; 2: the info model. */
     query_text(st->db, "SELECT version FROM schema_version", v, sizeof(v));
-    assert_string_equal(v, "1");
+    assert_string_equal(v, "2");
     query_text(st->db, "SELECT count(*) FROM schema_version", v, sizeof(v));
     assert_string_equal(v, "1");
     st = store_close(st);
@@ -197,7 +198,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             connection_uses_wal_full_sync_foreign_keys_and_a_busy_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(new_database_records_schema_version_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(new_database_records_the_latest_schema_version, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(newer_schema_version_is_refused_with_eio, setup, teardown),
         cmocka_unit_test_setup_teardown(file_that_is_not_a_database_is_refused_with_eio, setup,
                                         teardown),

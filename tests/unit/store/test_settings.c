@@ -188,6 +188,41 @@ static void hostname_refuses_empty_64_characters_dash_ends_and_other_characters(
                    "starting or ending with '-', got 'a_b'");
 }
 
+static void advertised_host_accepts_empty_names_and_addresses(void **state)
+{
+    static const char *const good[] = {"",           "konnektor",   "praxis.example.org",
+                                       "192.0.2.10", "2001:db8::1", "k-1.a-b.de"};
+    char max[254];
+
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+        expect_valid("MGM_LAN_ADVERTISED_HOST", good[i], good[i]);
+    /* 253 characters: four labels of 63 joined by dots. */
+    memset(max, 'a', 253);
+    max[63] = max[127] = max[191] = '.';
+    max[253] = '\0';
+    expect_valid("MGM_LAN_ADVERTISED_HOST", max, max);
+}
+
+static void advertised_host_refuses_bad_labels_and_other_characters(void **state)
+{
+    static const char *const bad[] = {"a..b", ".a",  "a.",  "-a.b",     "a-.b",
+                                      "a_b",  "a b", "a/b", "http://a", "[::1]"};
+    char over[255], label[70];
+
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        expect_invalid("MGM_LAN_ADVERTISED_HOST", bad[i]);
+    memset(over, 'a', 254);
+    over[63] = over[127] = over[191] = '.';
+    over[254] = '\0';
+    expect_invalid("MGM_LAN_ADVERTISED_HOST", over);
+    memset(label, 'a', 64);
+    (void)snprintf(label + 64, sizeof(label) - 64, ".de");
+    expect_invalid("MGM_LAN_ADVERTISED_HOST", label);
+    expect_message("MGM_LAN_ADVERTISED_HOST", "a_b",
+                   "MGM_LAN_ADVERTISED_HOST must be 0 to 253 characters: a host name (labels of "
+                   "A-Z, a-z, 0-9 and '-' joined by '.') or an IP address, got 'a_b'");
+}
+
 static void time_accepts_00_00_and_23_59(void **state)
 {
     expect_valid("MGM_KSR_AUTO_UPDATE_TIME", "00:00", "00:00");
@@ -508,6 +543,8 @@ int main(void)
         cmocka_unit_test(enum_refuses_other_words_and_lists_the_choices),
         cmocka_unit_test(hostname_accepts_one_to_63_label_characters),
         cmocka_unit_test(hostname_refuses_empty_64_characters_dash_ends_and_other_characters),
+        cmocka_unit_test(advertised_host_accepts_empty_names_and_addresses),
+        cmocka_unit_test(advertised_host_refuses_bad_labels_and_other_characters),
         cmocka_unit_test(time_accepts_00_00_and_23_59),
         cmocka_unit_test(time_refuses_24_00_12_60_and_other_forms),
         cmocka_unit_test(overlong_value_is_refused_and_shown_cut),

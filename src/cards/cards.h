@@ -1,0 +1,174 @@
+/* cards: the simulated card terminals and cards (DESIGN.md section 7).
+ *
+ *  - a test PKI generated at first start (DATA/world/pki/: a root and a component CA per
+ *    algorithm, RSA-2048 and brainpoolP256r1), from which the demo cards' certificates are
+ *    issued with realistic profiles (Telematik-ID, KVNR, professional roles);
+ *  - a catalog of cards that can be inserted: the generated demo cards (egk1, hba1, smcb1)
+ *    and cards imported from the gematik TEST-ONLY identities (PKCS#12, password "00");
+ *  - terminals (one per card-terminal entity of the info model) with slots, connected or not;
+ *  - inserted cards with their handles, and each card's PIN objects and counters (used by the
+ *    CardService, issue #5).
+ * Changes raise CARD/INSERTED, CARD/REMOVED, CT/CONNECTED, CT/DISCONNECTED on the bus, and
+ * EC_CardTerminal_Not_Available(ctId) for an active terminal that is not connected.
+ * The world (catalog, insertions, PIN counters) persists in DATA/world/world.json.
+ *
+ * cards knows no SOAP: services translate. Loop-thread only. */
+#ifndef KONN_CARDS_H
+#define KONN_CARDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events/events.h"
+#include "state/state.h"
+#include "store/store.h"
+
+/* CardTypeType of CardServiceCommon.xsd. */
+enum cards_type {
+    CARDS_TYPE_EGK,
+    CARDS_TYPE_HBA_QSIG,
+    CARDS_TYPE_HBA,
+    CARDS_TYPE_SMC_B,
+    CARDS_TYPE_HSM_B,
+    CARDS_TYPE_SMC_KT,
+    CARDS_TYPE_KVK,
+    CARDS_TYPE_ZOD_2_0,
+    CARDS_TYPE_UNKNOWN,
+    CARDS_TYPE_HBA_X,
+    CARDS_TYPE_SM_B,
+    CARDS_TYPE_MAX
+};
+
+/* "EGK", "HBA-qSig", "HBA", "SMC-B", "HSM-B", "SMC-KT", "KVK", "ZOD_2.0", "UNKNOWN", "HBAx",
+ * "SM-B", exactly as the XSD spells them. */
+const char *cards_type_to_string(enum cards_type t);
+int cards_type_from_string(const char *s, enum cards_type *ret);
+
+#define CARDS_HANDLE_MAX 128
+#define CARDS_ICCSN_MAX 20
+#define CARDS_NAME_MAX 64
+#define CARDS_PINS_MAX 8
+
+/* A PIN object of a card (PIN.CH, PIN.QES, PIN.SMC, MRPIN.home, ...). */
+enum cards_pin_state {
+    CARDS_PIN_VERIFIABLE,  /* set, counter > 0 */
+    CARDS_PIN_TRANSPORT,   /* transport PIN: must be changed first */
+    CARDS_PIN_EMPTY,       /* empty PIN: must be set first */
+    CARDS_PIN_BLOCKED,     /* counter 0, PUK usable */
+    CARDS_PIN_PUK_BLOCKED, /* PUK used up */
+    CARDS_PIN_DISABLED,    /* PIN not required */
+    CARDS_PIN_STATE_MAX
+};
+
+/* "verifiable", "transport", "empty", "blocked", "puk-blocked", "disabled" (world.json and the
+ * control API spell them so). */
+const char *cards_pin_state_to_string(enum cards_pin_state s);
+int cards_pin_state_from_string(const char *s, enum cards_pin_state *ret);
+
+struct cards_pin {
+    char name[16]; /* "PIN.CH" */
+    char pin[13];  /* current secret, digits; never logged */
+    char puk[13];
+    enum cards_pin_state state;
+    unsigned tries_left;    /* of 3 */
+    unsigned puk_uses_left; /* of 10 */
+};
+
+/* One card of the catalog (a card that exists, inserted or not). */
+struct cards_card {
+    char name[CARDS_NAME_MAX + 1]; /* catalog key: "egk1", "hba1", or the import's name */
+    enum cards_type type;
+    char iccsn[CARDS_ICCSN_MAX + 1];
+    char card_version[16];  /* "4.4.0" (COS of a G2.1 card) */
+    char holder_name[128];  /* CardHolderName; personal data: never logged */
+    char kvnr[11];          /* eGK only */
+    char telematik_id[128]; /* HBA, SMC-B */
+    int64_t expiry_ms;      /* of the card's AUT certificate */
+    size_t n_pins;
+    struct cards_pin pins[CARDS_PINS_MAX];
+    /* Where inserted; ct_id "" when not. */
+    char ct_id[STORE_ENTITY_ID_MAX + 1];
+    unsigned slot;
+    char handle[CARDS_HANDLE_MAX + 1];
+    int64_t insert_time_ms;
+};
+
+struct cards_terminal {
+    char id[STORE_ENTITY_ID_MAX + 1];
+    char name[STORE_ENTITY_ID_MAX + 1];
+    unsigned slots;
+    bool connected;
+    bool active;
+};
+
+struct cards;
+
+struct cards_deps {
+    struct store *store;
+    struct ec_state *ecs;
+    struct evt_bus *bus;
+    const char *data_dir;
+};
+
+/* Loads DATA/world (creating the test PKI and demo cards at first start) and the terminals
+ * of the info model. A damaged world file is set aside and a fresh world made, with a
+ * warning; the PKI is never regenerated silently (-EBADMSG if it is unusable). */
+int cards_open(const struct cards_deps *deps, struct cards **ret_cards);
+/* The slow part of a first start, for the worker pool: generates the test PKI and the demo
+ * cards (a dozen key pairs, a few seconds) and writes a world.json in which they wait for
+ * their terminal. Touches only files under DATA/world: thread-safe, but not concurrently
+ * with cards_open() on the same directory. A no-op when DATA/world/world.json exists.
+ * Calling it first is optional: cards_open() does the same work itself when needed. */
+int cards_prepare(const char *data_dir);
+struct cards *cards_close(struct cards *c);
+
+/* Re-reads the terminals from the info model (after a management change): new ones appear
+ * connected; removed ones take their cards with them (CARD/REMOVED). */
+int cards_sync_terminals(struct cards *c);
+
+/* Terminals and cards. Pointers are borrowed until the next change. */
+size_t cards_terminal_count(const struct cards *c);
+const struct cards_terminal *cards_terminal_at(const struct cards *c, size_t i);
+const struct cards_terminal *cards_terminal_find(const struct cards *c, const char *ct_id);
+size_t cards_catalog_count(const struct cards *c);
+const struct cards_card *cards_catalog_at(const struct cards *c, size_t i);
+const struct cards_card *cards_card_find(const struct cards *c, const char *name);
+const struct cards_card *cards_card_by_handle(const struct cards *c, const char *handle);
+/* The card in a slot, or NULL. */
+const struct cards_card *cards_card_in_slot(const struct cards *c, const char *ct_id,
+                                            unsigned slot);
+/* Mutable access for the card services (PIN counters); persist with cards_save(). */
+struct cards_card *cards_card_by_handle_mut(struct cards *c, const char *handle);
+int cards_save(struct cards *c);
+
+/* Inserts a catalog card into a slot (1-based): -ENOENT unknown terminal or card, -EBUSY
+ * slot taken or card already inserted elsewhere, -ENOTCONN terminal not connected, -ERANGE
+ * bad slot. Raises CARD/INSERTED with CardHandle, CardType, CardVersion, ICCSN, CtID, SlotID,
+ * InsertTime, CardHolderName, KVNR (as gemILF_PS lists them). */
+int cards_insert(struct cards *c, const char *ct_id, unsigned slot, const char *card_name);
+/* Removes the card in a slot (CARD/REMOVED). -ENOENT if the slot is empty. */
+int cards_remove(struct cards *c, const char *ct_id, unsigned slot);
+/* Connects or disconnects a terminal (CT/CONNECTED, CT/DISCONNECTED; a disconnected active
+ * terminal raises EC_CardTerminal_Not_Available(ctId); its cards are removed). */
+int cards_terminal_set_connected(struct cards *c, const char *ct_id, bool connected);
+
+/* Imports a gematik test identity (PKCS#12 with password, e.g. "00") as a catalog card
+ * named name; its type comes from the certificate profile (eGK, HBA, SMC-B). -EEXIST,
+ * -EBADMSG (not a PKCS#12 or wrong password), -EINVAL (unknown profile). */
+int cards_import_p12(struct cards *c, const char *name, const void *p12, size_t len,
+                     const char *password);
+
+/* Certificates of a card by key reference ("C.CH.AUT", "C.HCI.AUT", "C.HP.QES", ...) and
+ * algorithm ("RSA" or "ECC"): DER bytes borrowed until the card is removed from the
+ * catalog. -ENOENT if the card has no such certificate. */
+int cards_card_certificate(const struct cards *c, const char *card_name, const char *key_ref,
+                           const char *algorithm, const uint8_t **ret_der, size_t *ret_len);
+
+/* The trust anchors of the test PKI (PEM), for the CertificateService and tests. */
+const char *cards_pki_roots_pem(const struct cards *c);
+/* The component CAs of the test PKI (PEM, one per algorithm): the intermediates between a
+ * card certificate and its root, for building chains. Borrowed until cards_close(). */
+const char *cards_pki_cas_pem(const struct cards *c);
+
+#endif

@@ -1,0 +1,200 @@
+/* soap: the LAN interface that practice software talks to (DESIGN.md section 4).
+ *
+ *   evhttp (HTTP and HTTPS; TLS 1.2+, an RSA-2048 and a brainpoolP256r1 identity on one
+ *   context, TCP_NODELAY) -> client authentication per ANCL_* -> size cap (25 MB, 4280) ->
+ *   libxml2 parse with safe options (no DTD, no entities, no network) -> SOAP 1.1 envelope ->
+ *   dispatch on the body element's namespace and local name -> call context (CCTX) parsed ->
+ *   critical-state gate (4002) -> handler -> reply written with xmlTextWriter, or a SOAP fault
+ *   carrying GERROR:Error with a trace (TelematikError.xsd).
+ *
+ * It also serves connector.sds (ServiceDirectory.xsd) from the registered services.
+ * soap knows gematik error codes; it does not know cards or subscriptions: services do.
+ * Loop-thread only. */
+#ifndef KONN_SOAP_H
+#define KONN_SOAP_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/tree.h>
+#include <libxml/xmlwriter.h>
+
+#include "state/state.h"
+#include "store/store.h"
+
+struct event_base;
+struct worker_pool;
+
+/* Namespaces of the gematik interfaces (api-telematik). */
+#define SOAP_NS_ENV "http://schemas.xmlsoap.org/soap/envelope/"
+#define SOAP_NS_CONN "http://ws.gematik.de/conn/ConnectorCommon/v5.0"
+#define SOAP_NS_CCTX "http://ws.gematik.de/conn/ConnectorContext/v2.0"
+#define SOAP_NS_GERROR "http://ws.gematik.de/tel/error/v2.0"
+#define SOAP_NS_EVT "http://ws.gematik.de/conn/EventService/v7.2"
+#define SOAP_NS_CARD "http://ws.gematik.de/conn/CardService/v8.1"
+#define SOAP_NS_CARDCMN "http://ws.gematik.de/conn/CardServiceCommon/v2.0"
+#define SOAP_NS_CT "http://ws.gematik.de/conn/CardTerminalInfo/v8.0"
+/* connector.sds: api-telematik's ServiceDirectory.xsd is v3.1 (it imports ProductInformation
+ * v1.1); the digest's "v3.0" names the older schema. */
+#define SOAP_NS_SDS "http://ws.gematik.de/conn/ServiceDirectory/v3.1"
+#define SOAP_NS_PI "http://ws.gematik.de/int/version/ProductInformation/v1.1"
+#define SOAP_NS_SI "http://ws.gematik.de/conn/ServiceInformation/v2.0"
+
+/* TIP1-A_4500-02: documents up to 25 MB are processed, larger ones are not (4280). */
+#define SOAP_BODY_MAX (26214400 + 1024 * 1024)
+#define SOAP_DOCUMENT_MAX 26214400
+
+/* ---- gematik errors (TelematikError.xsd, error catalogue of gemILF_PS) ------------------- */
+
+struct soap_error_def {
+    int code;
+    const char *severity;   /* "Info", "Warning", "Error", "Fatal" */
+    const char *error_type; /* "Security", "Technical", "Infrastructure", "Business" */
+    const char *text;       /* the catalogue's text, English paraphrase */
+};
+
+/* The one table of gematik codes this connector answers with; NULL for an unknown code. */
+const struct soap_error_def *soap_error_def(int code);
+
+/* ---- call context (ConnectorContext.xsd, TUC_KON_000 inputs) ---------------------------- */
+
+#define SOAP_CONTEXT_ID_MAX 64
+
+struct soap_context {
+    bool present;
+    char mandant_id[SOAP_CONTEXT_ID_MAX + 1];
+    char client_system_id[SOAP_CONTEXT_ID_MAX + 1];
+    char workplace_id[SOAP_CONTEXT_ID_MAX + 1];
+    char user_id[SOAP_CONTEXT_ID_MAX + 1]; /* "" when absent */
+};
+
+/* ---- server, services, operations ------------------------------------------------------- */
+
+struct soap_server;
+struct soap_call;
+
+typedef void (*soap_handler_fn)(struct soap_call *call, void *arg);
+
+struct soap_operation {
+    const char *ns;     /* namespace of the body element */
+    const char *name;   /* its local name, e.g. "GetCards" */
+    enum gate_op gate;  /* the TAB_KON_504-01 row; checked before the handler runs */
+    bool needs_context; /* CCTX:Context is required (else 4021 before the handler) */
+    soap_handler_fn fn;
+    void *arg;
+};
+
+/* One service as connector.sds lists it (ServiceInformation.xsd). */
+struct soap_service {
+    const char *name;             /* "EventService" */
+    const char *abstract;         /* one line */
+    const char *target_namespace; /* "http://ws.gematik.de/conn/EventService/WSDL/v7.2" */
+    const char *version;          /* "7.2.0" */
+    const char *path;             /* "/ws/EventService" */
+    const char *wsdl_path;        /* "/ws/EventService.wsdl" or NULL */
+};
+
+struct soap_deps {
+    struct event_base *base;
+    struct store *store;
+    struct ec_state *ecs;
+    struct evt_bus *bus;
+    struct worker_pool *workers;
+    const char *data_dir;
+    /* Product information for connector.sds (PTV, versions, vendor). */
+    const char *product_type_version; /* e.g. "5.0.0" */
+    const char *firmware_version;
+};
+
+/* base, store, ecs and data_dir are required (NULL otherwise); bus (no events) and workers
+ * (PBKDF2 of HTTP Basic checks then runs on the loop) may be NULL. */
+struct soap_server *soap_server_new(const struct soap_deps *deps);
+struct soap_server *soap_server_free(struct soap_server *srv);
+
+/* Registers a service and its operations (all share the service's path). Call before
+ * listening; later calls are refused (-EBUSY) so that connector.sds never changes after
+ * bootup (TIP1-A_4533). */
+int soap_server_register(struct soap_server *srv, const struct soap_service *svc,
+                         const struct soap_operation *ops, size_t n_ops);
+
+/* Opens the LAN listeners. http and https are "ADDR:PORT" (port 0: any) or NULL for none.
+ * The TLS identities (RSA-2048 and brainpoolP256r1) are loaded from DATA/identity/lan-*.pem
+ * or generated at first start. The bound URLs are written to ret_http/ret_https (may be
+ * NULL) and to DATA/run/lan-http.url and lan-https.url. */
+int soap_server_listen(struct soap_server *srv, const char *http, const char *https, char *ret_http,
+                       size_t http_size, char *ret_https, size_t https_size);
+
+/* Host that connector.sds advertises: the MGM_LAN_ADVERTISED_HOST setting when set, else the
+ * address the request came in on. */
+
+/* ---- client authentication (TIP1-A_4516, TIP1-A_4517) ------------------------------------ */
+
+/* Key types of client certificates the connector issues (TIP1-A_4517: RSA-2048 or ECC-256). */
+enum soap_key_type {
+    SOAP_KEY_RSA_2048,
+    SOAP_KEY_BRAINPOOL_P256, /* brainpoolP256r1, signed with ECDSA-SHA256 */
+    SOAP_KEY_TYPE_MAX
+};
+
+/* Issues a client certificate for a client system: a new key of the given type, a certificate
+ * (CN = name, extendedKeyUsage clientAuth, 5 years) signed by the connector's LAN client CA
+ * (DATA/identity/lan-client-ca.pem, generated at first use), returned with its key and the CA
+ * as PKCS#12 protected by password (AES-256, PBKDF2). With ANCL_CAUT_MODE=Certificate the
+ * HTTPS listener accepts exactly the certificates this CA issued. name: 1..64 characters of
+ * [A-Za-z0-9._-]; password: 1..128 characters. *ret_p12 is the caller's to free(). Blocks the
+ * loop for the key generation (RSA: up to a second). -EINVAL for a bad argument, -EIO if
+ * OpenSSL or the CA files fail. */
+int soap_client_cert_issue(struct soap_server *srv, const char *name, const char *password,
+                           enum soap_key_type type, uint8_t **ret_p12, size_t *ret_len);
+
+/* Sets (password non-NULL) or removes (password NULL) a client system's HTTP Basic credentials
+ * for ANCL_CAUT_MODE=Password. Kept as "name:PBKDF2 record" lines in
+ * DATA/identity/lan-basic-users (mode 0600, written atomically); never in the settings.
+ * name: 1..64 characters of [A-Za-z0-9._-]; password: 8..128 characters. Blocks the loop for
+ * one PBKDF2 derivation. -EINVAL bad argument, -ENOENT removing an unknown name, -EIO. */
+int soap_basic_user_set(struct soap_server *srv, const char *name, const char *password);
+
+/* ---- inside a handler ------------------------------------------------------------------- */
+
+/* The operation element of the request body (borrowed, valid until the call ends). */
+xmlNodePtr soap_call_operation(struct soap_call *call);
+const struct soap_context *soap_call_context(const struct soap_call *call);
+/* Text of the first child element of parent with this namespace and local name; NULL if
+ * absent. Borrowed until the call ends. */
+const char *soap_child_text(xmlNodePtr parent, const char *ns, const char *name);
+xmlNodePtr soap_child(xmlNodePtr parent, const char *ns, const char *name);
+/* An attribute's value (no namespace), or NULL. */
+const char *soap_attr(xmlNodePtr node, const char *name);
+/* The peer's address ("192.0.2.1") and whether the call came over TLS. */
+const char *soap_call_peer(const struct soap_call *call);
+bool soap_call_is_tls(const struct soap_call *call);
+
+/* Starts the reply: envelope, body and the response element (in ns, with prefix, named
+ * name), then CONN:Status with Result OK. The handler writes the rest of the response's
+ * children with the returned writer and calls soap_call_reply_end(). NULL on allocation
+ * failure (the call has then been answered with a 4001 fault). */
+xmlTextWriterPtr soap_call_reply_begin(struct soap_call *call, const char *ns, const char *prefix,
+                                       const char *name);
+void soap_call_reply_end(struct soap_call *call);
+
+/* Answers with a SOAP fault carrying GERROR:Error whose trace ends in code (from the table;
+ * 4001 if unknown). detail (printf-style, may be NULL) goes into the trace's Detail: it names
+ * the element or handle at fault, never errno text or paths (STYLE.md rule 5). */
+void soap_call_fault(struct soap_call *call, int code, const char *detail_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A handler that answers later (a PIN typed on the pad) keeps the call; if the client goes
+ * away first, gone() runs (may be NULL) and the call must then be answered (the answer is
+ * dropped) or abandoned with soap_call_abandon(). Abandoning a call whose client still waits
+ * answers it with 4001. After soap_server_free() every call still held is gone (gone() runs)
+ * and must still be answered or abandoned. */
+void soap_call_on_gone(struct soap_call *call, void (*gone)(struct soap_call *call, void *arg),
+                       void *arg);
+void soap_call_abandon(struct soap_call *call);
+
+/* Writes an xs:dateTime ("2026-11-29T08:51:17Z") of a wall time into buf (32 bytes). */
+char *soap_datetime(int64_t wall_ms, char *buf, size_t size);
+
+#endif
