@@ -54,6 +54,7 @@ soak: build
 bench: build
 	@cmake --build $(BUILD) -j $(JOBS) --target benchmarks
 	@cd $(BUILD) && ./bench/bench_seclog
+	@/usr/bin/python3 bench/soap/run.py --build $(BUILD)
 
 clean:
 	@rm -rf $(BUILD) $(ASAN_BUILD)

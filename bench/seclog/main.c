@@ -62,6 +62,21 @@ static int parse_int(const char *s, int min, int max, int *ret)
     return 0;
 }
 
+/* Notes /proc/loadavg: other work on the machine skews every figure here. */
+static void note_load(const char *when)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    char line[128];
+
+    if (!f)
+        return;
+    if (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        bench_note("load average %s: %s", when, line);
+    }
+    (void)fclose(f);
+}
+
 /* Total and steal jiffies from /proc/stat (both 0 if unreadable): the baselines' noise N1. */
 static void cpu_jiffies(uint64_t *ret_total, uint64_t *ret_steal)
 {
@@ -152,6 +167,7 @@ int main(int argc, char **argv)
         bench_entry_init(&e, 1);
         bench_print("record_bytes", (double)bench_entry_disk_bytes(&e.entry), 0, "bytes");
     }
+    note_load("at start");
     cpu_jiffies(&total0, &steal0);
     t0 = clock_real_mono_ms();
     for (size_t i = 0; r == 0 && i < ARRAY_SIZE(sections); i++) {
@@ -160,6 +176,7 @@ int main(int argc, char **argv)
         r = sections[i].run(&o);
     }
     cpu_jiffies(&total1, &steal1);
+    note_load("at end");
     if (total1 > total0)
         bench_print("host_steal", 100.0 * (double)(steal1 - steal0) / (double)(total1 - total0), 2,
                     "%");

@@ -108,6 +108,10 @@ int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mod
 /* Reads a whole file of at most max_len bytes into a NUL-terminated heap buffer. */
 int fs_read_all(const char *path, size_t max_len, char **ret_data, size_t *ret_len);
 bool fs_exists(const char *path);
+/* Copies the regular files and directories below from into to (created), keeping each file's
+ * permission bits; files are written atomically. Symbolic links and anything else are
+ * refused (-EINVAL). At most 16 levels deep and 64 MiB per file. */
+int fs_copy_tree(const char *from, const char *to);
 /* Joins dir and name into a heap string. NULL on allocation failure. */
 char *fs_path_join(const char *dir, const char *name);
 

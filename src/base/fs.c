@@ -4,6 +4,7 @@
  * and the new content is durable (file and directory fsynced) when it returns 0. */
 #include "base/base.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -174,4 +175,63 @@ out:
     free(buf);
     close(fd);
     return r;
+}
+
+/* Deep enough for any data directory, shallow enough that a loop cannot recurse for long. */
+#define COPY_DEPTH_MAX 16
+#define COPY_FILE_MAX (64 * 1024 * 1024)
+
+static int copy_tree(const char *from, const char *to, int depth)
+{
+    DIR *dir = NULL;
+    struct dirent *de;
+    struct stat st;
+    int r;
+
+    if (depth > COPY_DEPTH_MAX)
+        return -ELOOP;
+    if (lstat(from, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    r = fs_mkdir_p(to, st.st_mode & 07777);
+    if (r < 0)
+        return r;
+    dir = opendir(from);
+    if (!dir)
+        return -errno;
+    while (r == 0 && (de = readdir(dir))) {
+        char *src, *dst;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        src = fs_path_join(from, de->d_name);
+        dst = fs_path_join(to, de->d_name);
+        if (!src || !dst)
+            r = -ENOMEM;
+        else if (lstat(src, &st) < 0)
+            r = -errno;
+        else if (S_ISDIR(st.st_mode))
+            r = copy_tree(src, dst, depth + 1);
+        else if (S_ISREG(st.st_mode)) {
+            char *data = NULL;
+            size_t len = 0;
+
+            r = fs_read_all(src, COPY_FILE_MAX, &data, &len);
+            if (r == 0)
+                r = fs_write_atomic(dst, data, len, st.st_mode & 07777);
+            free(data);
+        } else {
+            r = -EINVAL;
+        }
+        free(src);
+        free(dst);
+    }
+    closedir(dir);
+    return r;
+}
+
+int fs_copy_tree(const char *from, const char *to)
+{
+    return copy_tree(from, to, 0);
 }

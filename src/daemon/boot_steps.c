@@ -173,8 +173,15 @@ static void step_identity(struct bootup *b, void *arg)
 static void cards_prepare_work(void *arg)
 {
     struct daemon *d = arg;
+    char *world = fs_path_join(d->opts.data_dir, "world");
 
-    d->cards_prepare_result = cards_prepare(d->opts.data_dir);
+    d->cards_prepare_result = world ? 0 : -ENOMEM;
+    /* --world-template: the same PKI and cards as the template, no key generation. */
+    if (world && d->opts.world_template && !fs_exists(world))
+        d->cards_prepare_result = fs_copy_tree(d->opts.world_template, world);
+    if (d->cards_prepare_result == 0)
+        d->cards_prepare_result = cards_prepare(d->opts.data_dir);
+    free(world);
 }
 
 static void cards_prepare_done(void *arg)
@@ -218,6 +225,7 @@ static struct mgmt_deps deps_of(struct daemon *d)
         .seclog = &d->seclog,
         .syslog = &d->syslog,
         .cards = &d->cards,
+        .soap = &d->soap,
         .data_dir = d->opts.data_dir,
         .boot_time_ms = d->boot_time_ms,
         .boot_mono_ms = d->boot_mono_ms,

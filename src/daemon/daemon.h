@@ -23,8 +23,9 @@
 struct options {
     const char *data_dir;
     const char *mgmt_addr;
-    const char *lan_http;  /* "ADDR:PORT" of the plain-HTTP LAN listener, or NULL */
-    const char *lan_https; /* "ADDR:PORT" of the HTTPS LAN listener, or NULL */
+    const char *lan_http;       /* "ADDR:PORT" of the plain-HTTP LAN listener, or NULL */
+    const char *lan_https;      /* "ADDR:PORT" of the HTTPS LAN listener, or NULL */
+    const char *world_template; /* a prepared DATA/world to start from, or NULL */
     enum clock_mode clock;
     const char *boot_faults[DAEMON_BOOT_FAULTS_MAX];
     size_t n_boot_faults;

@@ -18,6 +18,9 @@ static void usage(FILE *out)
                  "  --lan-http ADDR:PORT   the LAN SOAP interface over plain HTTP (default: none)\n"
                  "  --lan-https ADDR:PORT  the LAN SOAP interface over HTTPS (default: none);\n"
                  "                         connector.sds is served on both\n"
+                 "  --world-template DIR   at first start, take the simulated world (test PKI,\n"
+                 "                         cards) from DIR, e.g. another connector's DATA/world,\n"
+                 "                         instead of generating a new one: CI keeps one PKI\n"
                  "  --clock real|virtual   time source (default real); the virtual clock can be\n"
                  "                         advanced through the control API\n"
                  "  --setting NAME=VALUE   set a setting at start, checked and recorded like an\n"
@@ -35,11 +38,17 @@ static void usage(FILE *out)
 int options_parse(int argc, char **argv, struct options *ret_opts)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'},      {"mgmt", required_argument, NULL, 'm'},
-        {"clock", required_argument, NULL, 'c'},     {"boot-fault", required_argument, NULL, 'f'},
-        {"setting", required_argument, NULL, 's'},   {"lan-http", required_argument, NULL, 'l'},
-        {"lan-https", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'},
+        {"mgmt", required_argument, NULL, 'm'},
+        {"clock", required_argument, NULL, 'c'},
+        {"boot-fault", required_argument, NULL, 'f'},
+        {"setting", required_argument, NULL, 's'},
+        {"lan-http", required_argument, NULL, 'l'},
+        {"lan-https", required_argument, NULL, 'L'},
+        {"world-template", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     struct options o = {
         .data_dir = "./var", .mgmt_addr = "127.0.0.1:8443", .clock = CLOCK_MODE_REAL};
@@ -69,6 +78,9 @@ int options_parse(int argc, char **argv, struct options *ret_opts)
                 o.lan_http = optarg;
             else
                 o.lan_https = optarg;
+            break;
+        case 'w':
+            o.world_template = optarg;
             break;
         case 'c':
             if (clock_mode_from_string(optarg, &o.clock) < 0) {

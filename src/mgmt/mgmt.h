@@ -5,7 +5,8 @@
  *    critical-state gate, then handed to its handler. Other modules (control) add routes.
  *  - auth: password hashing (PBKDF2-HMAC-SHA256, 600,000 iterations, on the worker pool),
  *    the credential cache and the lockout policy.
- *  - routes: status, LEDs, conditions, settings, users, events under /api/v1/.
+ *  - routes: status, LEDs, conditions, settings, users, events, the credentials of client
+ *    systems (through soap) under /api/v1/.
  *
  * Loop-thread only. */
 #ifndef KONN_MGMT_H
@@ -24,6 +25,7 @@
 struct cards;
 struct event_base;
 struct seclog;
+struct soap_server;
 struct worker_pool;
 
 /* ---- identity --------------------------------------------------------------------------- */
@@ -71,6 +73,9 @@ struct mgmt_deps {
     struct seclog **seclog; /* the security log; *seclog is NULL while it is not open */
     struct seclog **syslog; /* the system log, likewise */
     struct cards **cards;   /* the simulated world; NULL or *cards NULL until bootup opened it */
+    /* The LAN interface (client certificates, Basic users); NULL or *soap NULL while no LAN
+     * listener is configured. */
+    struct soap_server **soap;
     const char *data_dir;
     int64_t boot_time_ms; /* wall time the process started */
     int64_t boot_mono_ms; /* clock_mono_ms() when the process started */

@@ -679,7 +679,7 @@ struct mgmt_server *mgmt_server_new(const struct mgmt_deps *deps, struct mgmt_id
     evhttp_set_gencb(srv->http, on_request, srv);
     if (mgmt__routes_status_add(srv) < 0 || mgmt__routes_settings_add(srv) < 0 ||
         mgmt__routes_users_add(srv) < 0 || mgmt__routes_log_add(srv) < 0 ||
-        mgmt__routes_infomodel_add(srv) < 0)
+        mgmt__routes_infomodel_add(srv) < 0 || mgmt__routes_clients_add(srv) < 0)
         return mgmt_server_free(srv);
     return srv;
 }

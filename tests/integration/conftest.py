@@ -11,6 +11,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -25,6 +26,17 @@ KONCTL = os.environ.get("KONCTL", os.path.join(ROOT, "build", "konctl"))
 FACTOR = float(os.environ.get("KONN_TIMEOUT_FACTOR", "1"))
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
+# Test modules import helpers with "from conftest import ...". When one pytest run covers both
+# tests/integration and tests/interop, both conftest.py files are the module "conftest" and
+# the one loaded last would serve every test module; each directory's modules get their own
+# (pytest_collectstart below runs for the modules under this conftest's directory only).
+_THIS = sys.modules.get(__name__)
+
+
+def pytest_collectstart(collector):
+    if isinstance(collector, pytest.Module) and _THIS is not None:
+        sys.modules["conftest"] = _THIS
+
 
 def scaled(seconds):
     return seconds * FACTOR
@@ -34,6 +46,20 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def pkcs12_to_pem(p12, password, out_dir, stem):
+    """Splits a PKCS#12 file with the openssl CLI into out_dir/stem-cert.pem (the client
+    certificate alone) and out_dir/stem-key.pem (its key, unencrypted, mode 0600); returns
+    (cert, key)."""
+    cert = os.path.join(out_dir, f"{stem}-cert.pem")
+    key = os.path.join(out_dir, f"{stem}-key.pem")
+    env = dict(os.environ, KONN_P12_PASSWORD=password)
+    for out, args in ((cert, ["-clcerts", "-nokeys"]), (key, ["-nocerts", "-nodes"])):
+        subprocess.run(["openssl", "pkcs12", "-in", p12, "-passin", "env:KONN_P12_PASSWORD",
+                        *args, "-out", out], env=env, check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
 
 
 class ApiError(Exception):
@@ -50,6 +76,7 @@ class Connector:
         self.data_dir = data_dir
         self.port = port
         self.url = f"https://127.0.0.1:{port}"
+        os.makedirs(data_dir, exist_ok=True)
         self.log_path = os.path.join(data_dir, "konnektord.log")
         self.log = open(self.log_path, "wb")
         self.stopped = False
@@ -138,6 +165,17 @@ class Connector:
                                  f"{res.stdout}\n{res.stderr}")
         return res
 
+    def issue_client_cert(self, name, out_dir, password="client-cert-pw", key_type="rsa"):
+        """Issues a client certificate for the LAN interface through the management API
+        (POST /api/v1/client-certs), writes it to out_dir/NAME.p12 and splits it into PEM
+        files. Returns (p12, cert_pem, key_pem)."""
+        answer = self.api("POST", "/api/v1/client-certs",
+                          {"name": name, "password": password, "type": key_type})
+        p12 = os.path.join(out_dir, f"{name}.p12")
+        with open(p12, "wb") as f:
+            f.write(base64.b64decode(answer["p12_base64"]))
+        return (p12, *pkcs12_to_pem(p12, password, out_dir, name))
+
     def events(self, since=0):
         return self.api("GET", f"/api/v1/events?since={since}")["events"]
 
@@ -161,6 +199,24 @@ class Connector:
             f"konnektord exited with {self.proc.returncode}, expected {expect_code}:\n{out}")
 
 
+_world_template = None
+
+
+def world_template():
+    """A simulated world (test PKI and demo cards) generated once per test run by a first
+    start, so that every other connector starts from a copy instead of generating keys."""
+    global _world_template
+    if _world_template is None:
+        root = tempfile.mkdtemp(prefix="konn-world-")
+        c = Connector(os.path.join(root, "data"), free_port())
+        try:
+            c.wait_ready()
+        finally:
+            c.stop()
+        _world_template = os.path.join(root, "data", "world")
+    return _world_template
+
+
 @pytest.fixture
 def data_dir():
     with tempfile.TemporaryDirectory(prefix="konn-it-") as d:
@@ -173,7 +229,9 @@ def start_connector(data_dir):
     and fails the test on a non-zero exit or a sanitizer report."""
     started = []
 
-    def start(extra_args=(), wait=True, clock="virtual", port=None, data=None):
+    def start(extra_args=(), wait=True, clock="virtual", port=None, data=None, fresh_world=False):
+        if not fresh_world:
+            extra_args = ("--world-template", world_template(), *extra_args)
         c = Connector(data or data_dir, port or free_port(), extra_args, clock)
         started.append(c)
         if wait:

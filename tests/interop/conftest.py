@@ -5,8 +5,9 @@ gematik XSDs, and a CETP event sink written from the spec (TIP1-A_4596), not fro
 The connector comes from tests/integration/conftest.py (imported by path); each test module
 starts one per transport and shares it between its tests:
   - "http":  plain HTTP, ANCL_TLS_MANDATORY=Disabled; CETP to the sink in plain TCP;
-  - "https": HTTPS with TLS mandatory (the default) and ANCL_CAUT_MANDATORY=Disabled, since
-    the management API does not issue client certificates yet; CETP over TLS.
+  - "https": HTTPS with TLS and client authentication mandatory (the defaults): the clients
+    present a client certificate the connector issued through the management API
+    (TIP1-A_4517; LanConnector.client_cert); CETP over TLS.
 
 Environment: KONN_API_TELEMATIK names the api-telematik checkout (default
 ../shared/api-telematik beside the repository); without it every test is skipped."""
@@ -17,6 +18,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 
@@ -33,6 +35,15 @@ Connector = integration.Connector
 free_port = integration.free_port
 scaled = integration.scaled
 KONCTL = integration.KONCTL
+
+# See tests/integration/conftest.py: with both directories in one run, the test modules here
+# must import this conftest, not that one.
+_THIS = sys.modules.get(__name__)
+
+
+def pytest_collectstart(collector):
+    if isinstance(collector, pytest.Module) and _THIS is not None:
+        sys.modules["conftest"] = _THIS
 
 API_TELEMATIK = os.environ.get("KONN_API_TELEMATIK") or os.path.join(
     os.path.dirname(ROOT), "shared", "api-telematik")
@@ -80,6 +91,16 @@ class LanConnector:
                     with open(path) as f:
                         out.write(f.read())
         self.lan_rsa_cert = os.path.join(ident, "lan-rsa-cert.pem")
+        # Over HTTPS: a client certificate issued through the management API, as PKCS#12
+        # (client_p12, opened with client_p12_password) and as PEM files (cert, key).
+        self.client_p12 = None
+        self.client_p12_password = None
+        self.client_cert = None
+        if self.tls:
+            self.client_p12_password = "interop-client-pw"
+            self.client_p12, cert, key = connector.issue_client_cert(
+                "interop-client", connector.data_dir, password=self.client_p12_password)
+            self.client_cert = (cert, key)
 
     def insert(self, ct, slot, card):
         return self.c.api("POST", "/control/v1/cards/insert",
@@ -94,8 +115,7 @@ def lan(request):
     require_api_telematik()
     transport = request.param
     http_port, https_port = free_port(), free_port()
-    settings = (["--setting", "ANCL_TLS_MANDATORY=Disabled"] if transport == "http"
-                else ["--setting", "ANCL_CAUT_MANDATORY=Disabled"])
+    settings = ["--setting", "ANCL_TLS_MANDATORY=Disabled"] if transport == "http" else []
     with tempfile.TemporaryDirectory(prefix="konn-interop-") as d:
         c = Connector(d, free_port(), ["--lan-http", f"127.0.0.1:{http_port}",
                                        "--lan-https", f"127.0.0.1:{https_port}", *settings])
@@ -124,6 +144,7 @@ class EventServiceClient:
         # pinned LAN certificates or send loopback calls elsewhere.
         session.trust_env = False
         session.verify = lan.ca_bundle if lan.tls else True
+        session.cert = lan.client_cert
         settings = Settings(forbid_entities=False)
         self.client = Client(EVENT_WSDL, settings=settings,
                              transport=Transport(session=session, timeout=scaled(30)),

@@ -1,8 +1,9 @@
 /* cmd_users: the administrator accounts (TIP1-A_4810): list, add, passwd, delete, unlock.
  *
  * When no password is given to "add" or "passwd", konctl makes one: 20 characters from
- * /dev/urandom, printed once after the daemon accepted it. Names, roles and password rules
- * are the daemon's to check (400 with the rule in the message).
+ * /dev/urandom, printed once after the daemon accepted it (cmd_clients.c picks and shows its
+ * passwords the same way). Names, roles and password rules are the daemon's to check (400
+ * with the rule in the message).
  *
  * Invariants:
  *  1. A generated password is printed only after a successful answer, exactly once, and
@@ -17,9 +18,6 @@
 #include "http.h"
 #include "konctl.h"
 #include "output.h"
-
-/* Length of a generated password: 20 of 62 characters are about 119 bits. */
-#define PASSWORD_GEN_LEN 20
 
 static const char users_usage[] =
     "Usage: konctl users list\n"
@@ -97,8 +95,7 @@ static char *user_path(const char *name, const char *suffix)
     return path;
 }
 
-/* Takes the password from --password, or generates one into gen. Returns an exit code. */
-static int password_pick(const char *given, char *gen, size_t gen_size, const char **ret)
+int cmd_users_password_pick(const char *given, char *gen, size_t gen_size, const char **ret)
 {
     int r;
 
@@ -115,8 +112,7 @@ static int password_pick(const char *given, char *gen, size_t gen_size, const ch
     return KONCTL_EXIT_OK;
 }
 
-/* Prints a generated password once: in the JSON answer, or as a line of its own. */
-static void password_show(const struct konctl *k, json_t *answer, const char *generated)
+void cmd_users_password_show(const struct konctl *k, json_t *answer, const char *generated)
 {
     if (k->json) {
         if (json_is_object(answer))
@@ -195,7 +191,7 @@ static int users_set_password(struct konctl *k, int argc, char **argv, bool add)
         konctl_hint("roles: Local-Administrator, Remote-Administrator, Super-Administrator");
         return KONCTL_EXIT_USAGE;
     }
-    r = password_pick(opts[0].value, generated, sizeof(generated), &password);
+    r = cmd_users_password_pick(opts[0].value, generated, sizeof(generated), &password);
     if (r != KONCTL_EXIT_OK)
         return r;
     if (add) {
@@ -225,7 +221,7 @@ static int users_set_password(struct konctl *k, int argc, char **argv, bool add)
     else if (!k->json)
         (void)printf("changed the password of '%s'\n", a.pos[0]);
     if (generated[0])
-        password_show(k, answer, generated);
+        cmd_users_password_show(k, answer, generated);
     if (k->json)
         (void)out_json_print(stdout, answer);
 out:

@@ -195,9 +195,23 @@ int cmd_logout(struct konctl *k, int argc, char **argv);
 int cmd_infomodel(struct konctl *k, int argc, char **argv);
 int cmd_card(struct konctl *k, int argc, char **argv);
 int cmd_terminal(struct konctl *k, int argc, char **argv);
+int cmd_client_cert(struct konctl *k, int argc, char **argv);
+int cmd_client_user(struct konctl *k, int argc, char **argv);
 
 /* Prints active conditions (a JSON array of condition objects) as a table, or "no active
  * conditions". Shared by "status" and "ec list" (cmd_ec.c). Returns 0 or -ENOMEM. */
 int cmd_ec_print_active(FILE *f, const json_t *conditions, bool color);
+
+/* Length of a password konctl generates: 20 of 62 characters are about 119 bits. */
+#define PASSWORD_GEN_LEN 20
+
+/* Takes the password given (--password), or when given is NULL generates gen_size - 1 letters
+ * and digits from /dev/urandom into gen (cmd_users.c invariant 2). *ret points to one of the
+ * two. Returns an exit code, after reporting a failure. Shared by "users" and the client
+ * credentials (cmd_clients.c). */
+int cmd_users_password_pick(const char *given, char *gen, size_t gen_size, const char **ret);
+/* Prints a generated password once: into answer as "generated_password" with --json (the
+ * caller prints answer), else as a line of its own with a note that it is not shown again. */
+void cmd_users_password_show(const struct konctl *k, json_t *answer, const char *generated);
 
 #endif

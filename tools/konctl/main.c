@@ -61,6 +61,10 @@ static const char usage_text[] =
     "                                  add a gematik test identity as a card\n"
     "  terminal list                   the simulated card terminals and their slots\n"
     "  terminal connect|disconnect ID  connect or cut off a terminal\n"
+    "  client-cert issue NAME --out FILE.p12 [--type rsa|ecc] [--password P]\n"
+    "                                  a client certificate for practice software (PKCS#12)\n"
+    "  client-user set NAME [--password P]\n"
+    "  client-user delete NAME         HTTP Basic credentials of a client system\n"
     "  clock show                      the connector's clock\n"
     "  clock advance DURATION          advance the virtual clock (10d, 2h, 15m, 90s, 90)\n"
     "  vpn show | vpn up | vpn down    the simulated VPN tunnel\n"
@@ -116,6 +120,8 @@ static const struct command commands[] = {
     {"infomodel", cmd_infomodel},
     {"card", cmd_card},
     {"terminal", cmd_terminal},
+    {"client-cert", cmd_client_cert},
+    {"client-user", cmd_client_user},
 };
 
 static const struct command *command_find(const char *name)

@@ -58,12 +58,53 @@ static void read_of_missing_file_is_enoent(void **state)
     assert_null(data);
 }
 
+static void copy_tree_copies_files_and_modes_and_refuses_links(void **state)
+{
+    char dir[] = "/tmp/konn-fs-XXXXXX";
+    char *src, *sub, *f1, *f2, *dst, *c1, *c2, *data = NULL, *link;
+    size_t len;
+    struct stat st;
+
+    assert_non_null(mkdtemp(dir));
+    src = fs_path_join(dir, "src");
+    sub = fs_path_join(dir, "src/pki");
+    f1 = fs_path_join(dir, "src/world.json");
+    f2 = fs_path_join(dir, "src/pki/key.pem");
+    dst = fs_path_join(dir, "dst");
+    c1 = fs_path_join(dir, "dst/world.json");
+    c2 = fs_path_join(dir, "dst/pki/key.pem");
+    assert_int_equal(fs_mkdir_p(sub, 0700), 0);
+    assert_int_equal(fs_write_atomic(f1, "{}", 2, 0644), 0);
+    assert_int_equal(fs_write_atomic(f2, "secret", 6, 0600), 0);
+    assert_int_equal(fs_copy_tree(src, dst), 0);
+    assert_int_equal(fs_read_all(c2, 100, &data, &len), 0);
+    assert_string_equal(data, "secret");
+    free(data);
+    assert_int_equal(stat(c2, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(c1, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    link = fs_path_join(dir, "src/link");
+    assert_int_equal(symlink("/etc/passwd", link), 0);
+    assert_int_equal(fs_copy_tree(src, dst), -EINVAL);
+    assert_int_equal(fs_copy_tree(f1, dst), -ENOTDIR);
+    free(link);
+    free(src);
+    free(sub);
+    free(f1);
+    free(f2);
+    free(dst);
+    free(c1);
+    free(c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(atomic_write_replaces_content_with_mode),
         cmocka_unit_test(mkdir_p_creates_parents_and_accepts_existing),
         cmocka_unit_test(read_of_missing_file_is_enoent),
+        cmocka_unit_test(copy_tree_copies_files_and_modes_and_refuses_links),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,373 @@
+/* cmd_clients: the credentials of client systems (practice software) for the connector's LAN
+ * interface. "client-cert issue" has the daemon issue a client certificate and writes the
+ * PKCS#12 it answers with to a file (TIP1-A_4517, ANCL_CAUT_MODE=Certificate); "client-user"
+ * sets or deletes the HTTP Basic credentials of a client system (ANCL_CAUT_MODE=Password).
+ *
+ * Without --password, konctl generates the password as "users add" does (cmd_users.c) and
+ * prints it once, after the daemon accepted it and, for a certificate, the file is written.
+ *
+ * Invariants:
+ *  1. The PKCS#12 reaches FILE whole or not at all: it is written to a new file next to FILE
+ *     (mode 0600, created before the request, so an unwritable place costs no certificate),
+ *     flushed to disk and renamed over FILE only then.
+ *  2. konctl checks only the form of what it sends; names, key types and password rules are
+ *     the daemon's to judge (exit 5 with the rule in the message).
+ *  3. The decoded PKCS#12 is wiped from memory before it is freed, as is a generated password
+ *     (the request body is wiped by http.c). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "konctl.h"
+#include "output.h"
+
+static const char client_cert_usage[] =
+    "Usage: konctl client-cert issue NAME --out FILE.p12 [--type rsa|ecc] [--password P]\n"
+    "\n"
+    "issue NAME  have the connector issue a client certificate for client system NAME (the\n"
+    "            certificate's CN) and write it with its key and the issuing CA as PKCS#12\n"
+    "            to FILE.p12 (mode 0600). With ANCL_CAUT_MODE=Certificate the LAN interface\n"
+    "            accepts exactly the certificates it issued.\n"
+    "\n"
+    "--type      rsa (RSA-2048, the default) or ecc (brainpoolP256r1)\n"
+    "--password  the PKCS#12 password, 8 to 128 characters; without it konctl generates 20\n"
+    "            random letters and digits and prints them once\n";
+
+static const char client_user_usage[] =
+    "Usage: konctl client-user set NAME [--password P]\n"
+    "       konctl client-user delete NAME\n"
+    "\n"
+    "The HTTP Basic credentials of client systems, used when ANCL_CAUT_MODE is Password.\n"
+    "\n"
+    "set NAME     create client user NAME or give it a new password (8 to 128 characters;\n"
+    "             without --password konctl generates one and prints it once)\n"
+    "delete NAME  remove client user NAME\n";
+
+/* ---- base64 and the file ---------------------------------------------------------------- */
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Decodes standard base64 with padding and no line breaks into a heap buffer. Returns 0,
+ * -EINVAL when the text is not such base64 or is empty, or -ENOMEM. */
+static int base64_decode(const char *in, unsigned char **ret, size_t *ret_len)
+{
+    size_t len = strlen(in), o = 0;
+    unsigned char *out;
+
+    if (len == 0 || len % 4 != 0)
+        return -EINVAL;
+    out = malloc(len / 4 * 3);
+    if (!out)
+        return -ENOMEM;
+    for (size_t i = 0; i < len; i += 4) {
+        bool last = i + 4 == len;
+        int pad = last && in[i + 3] == '=' ? (in[i + 2] == '=' ? 2 : 1) : 0;
+        uint32_t v = 0;
+
+        for (size_t j = 0; j < 4; j++) {
+            int d = j >= (size_t)(4 - pad) ? 0 : b64_value(in[i + j]);
+
+            if (d < 0) {
+                explicit_bzero(out, len / 4 * 3);
+                free(out);
+                return -EINVAL;
+            }
+            v = v << 6 | (uint32_t)d;
+        }
+        out[o++] = (unsigned char)(v >> 16);
+        if (pad < 2)
+            out[o++] = (unsigned char)(v >> 8);
+        if (pad < 1)
+            out[o++] = (unsigned char)v;
+    }
+    *ret = out;
+    *ret_len = o;
+    return 0;
+}
+
+/* Creates FILE.XXXXXX next to FILE (invariant 1). Returns an exit code. */
+static int out_file_open(const char *file, char **ret_tmp, int *ret_fd)
+{
+    size_t size = strlen(file) + sizeof(".XXXXXX");
+    char *tmp = malloc(size);
+    int fd;
+
+    if (!tmp) {
+        konctl_error("out of memory");
+        return KONCTL_EXIT_ERROR;
+    }
+    (void)snprintf(tmp, size, "%s.XXXXXX", file);
+    /* mkstemp creates it with mode 0600: the file holds a private key. */
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        konctl_error("cannot create '%s': %s", file, strerror(errno));
+        free(tmp);
+        return KONCTL_EXIT_USAGE;
+    }
+    *ret_tmp = tmp;
+    *ret_fd = fd;
+    return KONCTL_EXIT_OK;
+}
+
+/* Writes data to fd, syncs and closes it, and renames tmp to file. Closes fd and removes tmp
+ * on failure too. Returns an exit code. */
+static int out_file_commit(int fd, const char *tmp, const char *file, const unsigned char *data,
+                           size_t len)
+{
+    size_t done = 0;
+    int r = 0;
+
+    while (done < len && r == 0) {
+        ssize_t n = write(fd, data + done, len - done);
+
+        if (n < 0 && errno != EINTR)
+            r = -errno;
+        else if (n > 0)
+            done += (size_t)n;
+    }
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, file) < 0)
+        r = -errno;
+    if (r < 0) {
+        konctl_error("cannot write '%s': %s", file, strerror(-r));
+        (void)unlink(tmp);
+        return KONCTL_EXIT_ERROR;
+    }
+    return KONCTL_EXIT_OK;
+}
+
+/* ---- client-cert ------------------------------------------------------------------------ */
+
+/* Writes the answer's PKCS#12 to file through tmp and fd (closed either way). Returns an
+ * exit code. */
+static int p12_save(const json_t *answer, int fd, const char *tmp, const char *file)
+{
+    const char *b64 = json_string_value(json_object_get(answer, "p12_base64"));
+    unsigned char *p12 = NULL;
+    size_t len = 0;
+    int r;
+
+    r = b64 ? base64_decode(b64, &p12, &len) : -EINVAL;
+    if (r < 0) {
+        if (r == -ENOMEM)
+            konctl_error("out of memory");
+        else
+            konctl_error("the daemon's answer holds no PKCS#12");
+        (void)close(fd);
+        (void)unlink(tmp);
+        return KONCTL_EXIT_ERROR;
+    }
+    r = out_file_commit(fd, tmp, file, p12, len);
+    explicit_bzero(p12, len);
+    free(p12);
+    return r;
+}
+
+static int client_cert_issue(struct konctl *k, int argc, char **argv)
+{
+    struct args_opt opts[] = {{"out", true, NULL}, {"type", true, NULL}, {"password", true, NULL}};
+    char generated[PASSWORD_GEN_LEN + 1] = "";
+    const char *password = NULL;
+    const char *file = NULL;
+    json_t *answer = NULL;
+    json_t *body = NULL;
+    char *tmp = NULL;
+    int fd = -1;
+    struct args a;
+    int r;
+
+    if (!args_command(k, argc, argv, opts, ARRAY_SIZE(opts), 1, 1, client_cert_usage, &a, &r))
+        return r;
+    file = opts[0].value;
+    if (!file || !file[0]) {
+        konctl_error("'client-cert issue' needs --out FILE.p12 for the certificate");
+        return KONCTL_EXIT_USAGE;
+    }
+    r = cmd_users_password_pick(opts[2].value, generated, sizeof(generated), &password);
+    if (r != KONCTL_EXIT_OK)
+        return r;
+    /* Without --type the daemon's default applies (invariant 2). */
+    body = opts[1].value ? json_pack("{s:s, s:s, s:s}", "name", a.pos[0], "password", password,
+                                     "type", opts[1].value)
+                         : json_pack("{s:s, s:s}", "name", a.pos[0], "password", password);
+    if (!body) {
+        /* jansson refuses text that is not UTF-8; running out of memory is the other cause. */
+        konctl_error("cannot send the name, type or password: not valid UTF-8");
+        r = KONCTL_EXIT_USAGE;
+        goto out;
+    }
+    r = out_file_open(file, &tmp, &fd);
+    if (r != KONCTL_EXIT_OK)
+        goto out;
+    r = konctl_call(k, "POST", "/api/v1/client-certs", body, &answer);
+    if (r != KONCTL_EXIT_OK) {
+        (void)close(fd);
+        (void)unlink(tmp);
+        goto out;
+    }
+    r = p12_save(answer, fd, tmp, file);
+    if (r != KONCTL_EXIT_OK)
+        goto out;
+    if (k->json) {
+        /* The key is in the file: the printed answer names the file instead. */
+        (void)json_object_del(answer, "p12_base64");
+        (void)json_object_set_new(answer, "file", json_string(file));
+    } else {
+        char *type = out_json_text(json_object_get(answer, "type"));
+
+        (void)printf("issued a client certificate for '%s' (%s) to '%s'\n", a.pos[0],
+                     type ? type : "-", file);
+        free(type);
+    }
+    if (generated[0])
+        cmd_users_password_show(k, answer, generated);
+    if (k->json)
+        (void)out_json_print(stdout, answer);
+out:
+    explicit_bzero(generated, sizeof(generated));
+    free(tmp);
+    json_decref(body);
+    json_decref(answer);
+    return r;
+}
+
+int cmd_client_cert(struct konctl *k, int argc, char **argv)
+{
+    static const char *const names[] = {"issue"};
+    int shift = 0;
+    int r;
+    int i;
+
+    i = args_subcommand(argc, argv, names, ARRAY_SIZE(names), NULL, client_cert_usage, &shift, &r);
+    if (i < 0)
+        return r;
+    return client_cert_issue(k, argc - shift, argv + shift);
+}
+
+/* ---- client-user ------------------------------------------------------------------------ */
+
+/* "/api/v1/client-basic-users/NAME" with NAME escaped. */
+static char *client_user_path(const char *name)
+{
+    char *escaped = http_escape(name);
+    char *path = NULL;
+    size_t size;
+
+    if (!escaped)
+        return NULL;
+    size = strlen("/api/v1/client-basic-users/") + strlen(escaped) + 1;
+    path = malloc(size);
+    if (path)
+        (void)snprintf(path, size, "/api/v1/client-basic-users/%s", escaped);
+    free(escaped);
+    return path;
+}
+
+static int client_user_set(struct konctl *k, int argc, char **argv)
+{
+    struct args_opt opts[] = {{"password", true, NULL}};
+    char generated[PASSWORD_GEN_LEN + 1] = "";
+    const char *password = NULL;
+    json_t *answer = NULL;
+    json_t *body = NULL;
+    char *path = NULL;
+    struct args a;
+    int r;
+
+    if (!args_command(k, argc, argv, opts, ARRAY_SIZE(opts), 1, 1, client_user_usage, &a, &r))
+        return r;
+    r = cmd_users_password_pick(opts[0].value, generated, sizeof(generated), &password);
+    if (r != KONCTL_EXIT_OK)
+        return r;
+    body = json_pack("{s:s}", "password", password);
+    if (!body) {
+        konctl_error("cannot send the password: not valid UTF-8");
+        r = KONCTL_EXIT_USAGE;
+        goto out;
+    }
+    path = client_user_path(a.pos[0]);
+    if (!path) {
+        konctl_error("out of memory");
+        r = KONCTL_EXIT_ERROR;
+        goto out;
+    }
+    r = konctl_call(k, "PUT", path, body, &answer);
+    if (r != KONCTL_EXIT_OK)
+        goto out;
+    if (!k->json)
+        (void)printf("set the password of client user '%s'\n", a.pos[0]);
+    if (generated[0])
+        cmd_users_password_show(k, answer, generated);
+    if (k->json)
+        (void)out_json_print(stdout, answer);
+out:
+    explicit_bzero(generated, sizeof(generated));
+    free(path);
+    json_decref(body);
+    json_decref(answer);
+    return r;
+}
+
+static int client_user_delete(struct konctl *k, int argc, char **argv)
+{
+    json_t *answer = NULL;
+    char *path = NULL;
+    struct args a;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 1, 1, client_user_usage, &a, &r))
+        return r;
+    path = client_user_path(a.pos[0]);
+    if (!path) {
+        konctl_error("out of memory");
+        return KONCTL_EXIT_ERROR;
+    }
+    r = konctl_call(k, "DELETE", path, NULL, &answer);
+    if (r == KONCTL_EXIT_OK && k->json)
+        (void)out_json_print(stdout, answer);
+    else if (r == KONCTL_EXIT_OK)
+        (void)printf("deleted client user '%s'\n", a.pos[0]);
+    json_decref(answer);
+    free(path);
+    return r;
+}
+
+int cmd_client_user(struct konctl *k, int argc, char **argv)
+{
+    static const char *const names[] = {"set", "delete"};
+    int shift = 0;
+    int r;
+    int i;
+
+    i = args_subcommand(argc, argv, names, ARRAY_SIZE(names), NULL, client_user_usage, &shift, &r);
+    argc -= shift;
+    argv += shift;
+    switch (i) {
+    case 0:
+        return client_user_set(k, argc, argv);
+    case 1:
+        return client_user_delete(k, argc, argv);
+    default:
+        return r;
+    }
+}
