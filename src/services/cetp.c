@@ -406,9 +406,9 @@ static int sink_connect(struct sink *k)
                : 0;
 }
 
-static struct sink *sink_get(struct services_cetp *c, const struct services_sub *sub)
+static struct sink *sink_get(struct services_cetp *c, const char *key, const char *event_to)
 {
-    struct sink *k = sink_find(c, sub->sink);
+    struct sink *k = sink_find(c, key);
 
     if (k)
         return k;
@@ -417,8 +417,8 @@ static struct sink *sink_get(struct services_cetp *c, const struct services_sub 
         return NULL;
     k->c = c;
     k->timer = clock_timer_new(sink_on_timer, k);
-    if (!k->timer || services__event_to_parse(sub->event_to, k->host, sizeof(k->host), &k->port,
-                                              k->key, sizeof(k->key)) < 0) {
+    if (!k->timer || services__event_to_parse(event_to, k->host, sizeof(k->host), &k->port, k->key,
+                                              sizeof(k->key)) < 0) {
         sink_free(k);
         return NULL;
     }
@@ -525,7 +525,7 @@ void services__cetp_deliver(struct services_cetp *c, const struct evt_event *ev)
         }
         if (services__sub_filter_matches(sub, doc) != 1)
             continue;
-        k = sink_get(c, sub);
+        k = sink_get(c, sub->sink, sub->event_to);
         if (!k || k->dropped)
             continue;
         if (services__event_frame(doc, sub->id, &frame, &len) < 0) {
@@ -540,6 +540,39 @@ void services__cetp_deliver(struct services_cetp *c, const struct evt_event *ev)
     if (doc)
         xmlFreeDoc(doc);
     reap_dropped(c);
+}
+
+int services__cetp_deliver_to(struct services_cetp *c, const char *event_to,
+                              const struct evt_event *ev, const char *sub_id)
+{
+    char key[SERVICES_SINK_MAX + 1];
+    xmlDocPtr doc = NULL;
+    uint8_t *frame = NULL;
+    size_t len = 0, total;
+    struct sink *k;
+    int r = -EINVAL;
+
+    if (!services__topic_is_public(ev->topic) ||
+        services__event_to_parse(event_to, NULL, 0, NULL, key, sizeof(key)) < 0)
+        return -EINVAL;
+    r = -ENOMEM;
+    doc = services__event_doc_new(ev);
+    if (!doc || services__event_frame(doc, sub_id, &frame, &len) < 0)
+        goto out;
+    k = sink_get(c, key, event_to);
+    if (!k)
+        goto out;
+    r = 0;
+    if (k->dropped)
+        goto out;
+    total = total_queued(c);
+    /* Not inside deliver: a sink that reaches EVT_MAX_TRY here is reaped at once. */
+    sink_send(k, frame, len, &total);
+out:
+    free(frame);
+    if (doc)
+        xmlFreeDoc(doc);
+    return r;
 }
 
 void services__cetp_prune(struct services_cetp *c)

@@ -399,6 +399,12 @@ static void on_subscribe(struct soap_call *call, void *arg)
             "topic '%s'%s",
             sub->id, sub->mandant_id, sub->client_system_id, sub->sink, sub->topic,
             sub->filter ? " with filter" : "");
+    r = services__boot_sinks_remember(s->boot_sinks, sub->event_to, sub->mandant_id);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r,
+                  "services: cannot remember event sink '%s' for the next start, it will not "
+                  "hear BOOTUP_COMPLETE",
+                  sub->sink);
     w = soap_call_reply_begin(call, SOAP_NS_EVT, "EVT", "SubscribeResponse");
     if (!w)
         return;
@@ -414,6 +420,8 @@ static void on_unsubscribe(struct soap_call *call, void *arg)
     xmlNodePtr op = soap_call_operation(call);
     const struct soap_context *ctx = soap_call_context(call);
     char id[SERVICES_SUB_ID_MAX + 1], event_to[SERVICES_EVENT_TO_MAX + 1];
+    char sink[SERVICES_SINK_MAX + 1] = "";
+    const struct services_sub *sub;
     int r_id, r_to, r;
     xmlTextWriterPtr w;
 
@@ -426,6 +434,9 @@ static void on_unsubscribe(struct soap_call *call, void *arg)
         return;
     }
     if (r_id == 0) {
+        sub = services__subs_find(s->subs, ctx->mandant_id, id);
+        if (sub)
+            (void)str_copy(sink, sizeof(sink), sub->sink);
         r = services__subs_remove(s->subs, ctx->mandant_id, id);
         if (r < 0) {
             soap_call_fault(call, SERVICES_ERR_SYNTAX, "SubscriptionID '%s' is unknown", id);
@@ -441,8 +452,16 @@ static void on_unsubscribe(struct soap_call *call, void *arg)
         }
         log_msg(LOG_LEVEL_INFO, "services: %d subscription(s) of Mandant '%s' to '%s' unsubscribed",
                 r, ctx->mandant_id, event_to);
+        (void)services__event_to_parse(event_to, NULL, 0, NULL, sink, sizeof(sink));
     }
     services__cetp_prune(s->cetp);
+    /* The sink is forgotten with its last subscription (expiry keeps it, boot_sinks.c). */
+    r = services__boot_sinks_forget(s->boot_sinks, s->subs, sink);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r,
+                  "services: cannot forget event sink '%s', it may hear BOOTUP_COMPLETE at the "
+                  "next start",
+                  sink);
     w = soap_call_reply_begin(call, SOAP_NS_EVT, "EVT", "UnsubscribeResponse");
     if (w)
         reply_end(call, "Unsubscribe", 0);

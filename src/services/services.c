@@ -3,7 +3,8 @@
  * services_start() creates the (empty, TIP1-A_4613) subscription list, the CETP delivery,
  * registers the EventService with the SOAP server and subscribes to every event on the bus.
  * The bus handler notes when conditions change (for GetResourceInformation's ValidFrom),
- * watches the VPN state, and hands the event to CETP delivery.
+ * watches the VPN state, and hands the event to CETP delivery; BOOTUP/BOOTUP_COMPLETE also
+ * goes to the event sinks remembered from the last run (boot_sinks.c).
  *
  * Invariants:
  *  1. After services_start() returns an error, nothing stays registered with the bus and
@@ -45,6 +46,18 @@ static void on_event(const struct evt_event *ev, void *arg)
         note_condition_change(s, ev);
     services__vpn_observe(s);
     services__cetp_deliver(s->cetp, ev);
+    /* After a restart the sinks of the last run hear that the connector is back (digest
+     * section 2.1, TIP1-A_4613); they then subscribe again. */
+    if (strcmp(ev->topic, SERVICES_BOOT_TOPIC) == 0 &&
+        services__boot_sinks_count(s->boot_sinks) > 0) {
+        int r = services__boot_sinks_deliver(s->boot_sinks, s->cetp, s->subs, ev);
+
+        if (r < 0)
+            log_errno(LOG_LEVEL_WARNING, r,
+                      "services: cannot clear the remembered event sinks, they may hear "
+                      "'%s' again at the next start",
+                      ev->topic);
+    }
 }
 
 static void on_subscriptions_expired(void *arg)
@@ -77,7 +90,8 @@ int services_start(const struct services_deps *deps, struct services **ret_servi
     cd = (struct services_cetp_deps){
         .base = deps->base, .store = deps->store, .subs = s->subs, .data_dir = deps->data_dir};
     s->cetp = services__cetp_new(&cd);
-    if (!s->cetp)
+    s->boot_sinks = services__boot_sinks_new(deps->data_dir);
+    if (!s->cetp || !s->boot_sinks)
         goto fail;
     services__subs_on_expired(s->subs, on_subscriptions_expired, s);
     r = evt_bus_subscribe(deps->bus, "", on_event, s, &s->bus_sub_id);
@@ -104,6 +118,7 @@ struct services *services_stop(struct services *s)
     if (s->bus_subscribed)
         (void)evt_bus_unsubscribe(s->deps.bus, s->bus_sub_id);
     s->cetp = services__cetp_free(s->cetp);
+    s->boot_sinks = services__boot_sinks_free(s->boot_sinks);
     s->subs = services__subs_free(s->subs);
     free(s);
     return NULL;

@@ -7,7 +7,9 @@
  * context check TUC_KON_000. It also starts the delivery of events to the subscribed event
  * sinks over CETP (TIP1-A_4594..4596), which watches every event on the bus.
  *
- * The subscription list starts empty at every start (TIP1-A_4613); nothing is persisted.
+ * The subscription list starts empty at every start (TIP1-A_4613); only the event sinks'
+ * addresses are kept, in DATA/cetp-sinks.json, so that BOOTUP/BOOTUP_COMPLETE reaches the
+ * sinks of the last run once after a restart (digest section 2.1).
  *
  * Loop-thread only. */
 #ifndef KONN_SERVICES_H
@@ -34,7 +36,8 @@ struct services_deps {
     struct led_panel *leds;
     struct soap_server *soap;
     struct worker_pool *workers;
-    const char *data_dir; /* DATA: the LAN TLS identity for CETP over TLS is read from it */
+    const char *data_dir; /* DATA: the LAN TLS identity for CETP over TLS, cetp-sinks.json;
+                             NULL: no client certificate, no sinks remembered */
 };
 
 struct services;

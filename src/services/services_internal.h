@@ -184,6 +184,12 @@ struct services_cetp *services__cetp_free(struct services_cetp *c);
 void services__cetp_deliver(struct services_cetp *c, const struct evt_event *ev);
 /* Closes the connections of sinks that no longer have a subscription. */
 void services__cetp_prune(struct services_cetp *c);
+/* Queues ev to the sink of event_to alone, with SubscriptionID sub_id, whatever the
+ * subscriptions say (the bootup delivery, boot_sinks.c). The connection stays open until the
+ * next prune. -EINVAL: not a cetp:// URL or an internal topic; -ENOMEM. A failed delivery
+ * is counted as for any frame, not reported here. */
+int services__cetp_deliver_to(struct services_cetp *c, const char *event_to,
+                              const struct evt_event *ev, const char *sub_id);
 
 /* cetp_tls.c: a TLS client context for CETP, with the LAN RSA identity of data_dir (may be
  * NULL) as client certificate when it is usable. NULL on allocation failure. */
@@ -196,12 +202,44 @@ void services__cetp_tls_log_peer(struct bufferevent *bev, const char *sink);
 size_t services__cetp_sink_count(const struct services_cetp *c);
 int services__cetp_sink_failures(const struct services_cetp *c, const char *sink);
 
+/* ---- event sinks remembered across a restart (boot_sinks.c) ---------------------------- */
+
+/* At most this many distinct sinks are remembered (twice what a practice plausibly runs;
+ * the file stays below 1.2 MiB). */
+#define SERVICES_BOOT_SINKS_MAX 1000
+/* The SubscriptionID of the bootup frame: EventService.xsd allows any string of at most 64
+ * characters; a fixed value that is no UUID never names a real subscription. */
+#define SERVICES_BOOT_SUB_ID "BOOTUP"
+/* The bus topic that triggers the delivery to remembered sinks. */
+#define SERVICES_BOOT_TOPIC "BOOTUP/BOOTUP_COMPLETE"
+
+struct services_boot_sinks;
+
+/* Reads DATA/cetp-sinks.json (data_dir NULL: nothing is read or written). A missing or
+ * unreadable file is an empty list (the latter logged). NULL on allocation failure. */
+struct services_boot_sinks *services__boot_sinks_new(const char *data_dir);
+struct services_boot_sinks *services__boot_sinks_free(struct services_boot_sinks *bs);
+/* Remembers the sink of a new subscription and writes the file. -EINVAL: not a cetp://
+ * URL; -ENOMEM; the errors of fs_write_atomic() (the list in memory is updated anyway). */
+int services__boot_sinks_remember(struct services_boot_sinks *bs, const char *event_to,
+                                  const char *mandant_id);
+/* After an Unsubscribe: forgets sink ("host:port") unless a subscription in subs still uses
+ * it, and writes the file if it changed. Errors as for remember. */
+int services__boot_sinks_forget(struct services_boot_sinks *bs, const struct services_subs *subs,
+                                const char *sink);
+/* Sends ev once to every remembered sink without a subscription in subs, forgets those and
+ * writes the file. Errors as for remember. */
+int services__boot_sinks_deliver(struct services_boot_sinks *bs, struct services_cetp *cetp,
+                                 const struct services_subs *subs, const struct evt_event *ev);
+size_t services__boot_sinks_count(const struct services_boot_sinks *bs);
+
 /* ---- the EventService (event_service.c, resources.c) ------------------------------------ */
 
 struct services {
     struct services_deps deps;
     struct services_subs *subs;
     struct services_cetp *cetp;
+    struct services_boot_sinks *boot_sinks;
     uint64_t bus_sub_id;
     bool bus_subscribed;
     int64_t started_ms;            /* wall time services_start() ran */

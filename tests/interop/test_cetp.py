@@ -2,13 +2,18 @@
 a 4-byte big-endian length, the UTF-8 EVT:Event. Over HTTP the connector delivers in plain
 TCP; with TLS mandatory (the https run) it is the TLS client (TIP1-A_4595). Every message is
 validated against EventService.xsd."""
+import json
+import os
 import socket
+import tempfile
 import time
 
 import pytest
 from lxml import etree
 
-from conftest import DEMO_CONTEXT, EVENT_XSD, KONCTL, NS, have_konctl, scaled, schema
+from conftest import (DEMO_CONTEXT, EVENT_XSD, KONCTL, NS, CetpReceiver, Connector,
+                      EventServiceClient, LanConnector, free_port, have_konctl,
+                      require_api_telematik, scaled, schema)
 
 CARD_INSERTED_KEYS = {"CardHandle", "CardType", "CardVersion", "ICCSN", "CtID", "SlotID",
                       "InsertTime", "CardHolderName", "KVNR"}
@@ -120,3 +125,38 @@ def test_unreachable_sink_loses_its_subscriptions_after_evt_max_try(lan, es):
             return
         time.sleep(0.05)
     raise AssertionError("the subscription of an unreachable sink was not removed")
+
+
+def test_sink_of_the_last_run_receives_bootup_complete_after_a_restart():
+    """The subscription list is empty after a restart (TIP1-A_4613), yet the practice software
+    hears BOOTUP/BOOTUP_COMPLETE (digest section 2.1): the connector remembered the sink in
+    DATA/cetp-sinks.json, sends the event once with SubscriptionID "BOOTUP", and forgets it."""
+    require_api_telematik()
+    http_port, mgmt_port = free_port(), free_port()
+    args = ["--lan-http", f"127.0.0.1:{http_port}", "--setting", "ANCL_TLS_MANDATORY=Disabled"]
+    sink = CetpReceiver()
+    with tempfile.TemporaryDirectory(prefix="konn-interop-") as d:
+        c = Connector(d, mgmt_port, args)
+        try:
+            c.wait_ready()
+            es = EventServiceClient(LanConnector(c, "http", http_port, free_port()))
+            subscribe(es, sink, "CARD/INSERTED")
+            c.stop()
+            c = Connector(d, mgmt_port, args)
+            c.wait_ready()
+            doc, params = parse_event(sink.next_event())
+            es = EventServiceClient(LanConnector(c, "http", http_port, free_port()))
+            _, body = es.call("GetSubscription", Context=DEMO_CONTEXT)
+        finally:
+            c.stop()
+            sink.close()
+        with open(os.path.join(d, "cetp-sinks.json")) as f:
+            remembered = json.load(f)["sinks"]
+    assert doc.findtext("EVT:Topic", None, NS) == "BOOTUP/BOOTUP_COMPLETE"
+    assert doc.findtext("EVT:Type", None, NS) == "Operation"
+    assert doc.findtext("EVT:Severity", None, NS) == "Info"
+    assert doc.findtext("EVT:SubscriptionID", None, NS) == "BOOTUP"
+    assert "FailedSteps" in params
+    assert not body.findall(".//EVT:Subscription", NS), "subscriptions must not survive"
+    assert remembered == [], "the sink must subscribe again to be remembered"
+    assert sink.events.empty() and not sink.errors
