@@ -18,7 +18,8 @@ getcards.lua. Before the load one request checks the answer: 200, and for node a
 CONN:Result OK and a Body valid against EventService.xsd.
 
 Output: one "name: value unit" line per figure on stdout (medians over the rounds): requests/s,
-p50 and p99 latency, VmRSS after the run, server CPU, the response size, and two noise
+p50 and p99 latency, VmRSS after the run, server CPU (cores, and CPU time per request, which
+other load on the machine disturbs less than requests/s), the response size, and two noise
 figures: the most CPU that other processes took during a measured run (other jobs on the
 machine; wrk's own CPU is left out) and the most host steal; then the ratios and one
 "target_<name>: met|missed" line per target. Per-round details go to stderr. --profile runs
@@ -434,6 +435,8 @@ def main():
         figure(f"{name}_p99", med(name, "p99"), "ms", 3)
         figure(f"{name}_rss", med(name, "rss") / MIB, "MiB", 1)
         figure(f"{name}_cpu", med(name, "cpu"), "cores", 2)
+        figure(f"{name}_cpu_per_request",
+               statistics.median(f["cpu"] / f["requests"] * 1e6 for f in results[name]), "us", 1)
         figure(f"{name}_response", med(name, "bytes"), "B", 0)
         figure(f"{name}_other_cpu_max", max(f["other_cpu"] for f in results[name]), "cores", 2)
         figure(f"{name}_steal_max", max(f["steal"] for f in results[name]), "%", 1)
