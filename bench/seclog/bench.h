@@ -1,6 +1,6 @@
 /* bench_seclog: what the sections share. Options, the figure printer, the 256-byte entry the
  * security log and its peers write, working-directory helpers, and the peers (peers.c):
- * SQLite in WAL mode with synchronous=FULL, and a plain append-only file.
+ * SQLite in WAL mode with synchronous=FULL, and plain files written in batches.
  *
  * Every figure is printed as one line "name: value unit"; every target as one line
  * "target_<name>: met|missed". bench/README.md says what each figure means. */
@@ -106,6 +106,8 @@ int peer_unlink_segment(const char *dir, double *ret_ms);
 int peer_sqlite_durable(const char *path, int threads, int seconds, double *ret_rate);
 /* Records per second: one connection, batch rows per transaction. */
 int peer_sqlite_bulk(const char *path, int batch, int seconds, double *ret_rate);
+
+/* How peer_file_bulk() writes each batch (bench/README.md: the diagnostics). */
 enum peer_file_mode {
     PEER_FILE_APPEND_BATCH,    /* O_APPEND, the batch gathered into one write(): the ceiling */
     PEER_FILE_APPEND_RECORD,   /* O_APPEND, one write() per record */
