@@ -27,20 +27,18 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rsa.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "soap/soap_internal.h"
+#include "x509/x509.h"
 
 /* Long enough that a test connector never sees them expire; a real device renews. */
 #define SERVER_CERT_DAYS 3650
 #define CA_CERT_DAYS 7300
 #define CLIENT_CERT_DAYS 1825
-#define PEM_MAX (64 * 1024)
 
 /* TLS 1.2 suites of gemSpec_Krypt (ECDHE with AES-GCM first; the DHE-RSA CBC suites that
  * older practice systems need last). TLS 1.3 suites stay OpenSSL's defaults. */
@@ -57,98 +55,6 @@
     "rsa_pss_rsae_sha512:RSA+SHA256:RSA+SHA384:RSA+SHA512"
 #define SESSION_ID_CONTEXT "konnektord-lan"
 
-struct cert_spec {
-    const char *cn;
-    const char *san;           /* subjectAltName or NULL */
-    const char *constraints;   /* basicConstraints */
-    const char *key_usage;     /* keyUsage */
-    const char *ext_key_usage; /* extendedKeyUsage or NULL */
-    long days;
-};
-
-static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-    int ok;
-
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    if (!ext)
-        return -EINVAL;
-    ok = X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-    return ok ? 0 : -ENOMEM;
-}
-
-static int set_serial(X509 *cert)
-{
-    unsigned char serial[16];
-    BIGNUM *bn;
-    int r;
-
-    r = rand_bytes(serial, sizeof(serial));
-    if (r < 0)
-        return r;
-    serial[0] &= 0x7f; /* positive */
-    bn = BN_bin2bn(serial, sizeof(serial), NULL);
-    r = bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) ? 0 : -ENOMEM;
-    BN_free(bn);
-    return r;
-}
-
-/* A certificate for key, signed by issuer (NULL: self-signed). */
-static int cert_make(EVP_PKEY *key, const struct cert_spec *spec, X509 *issuer,
-                     EVP_PKEY *issuer_key, X509 **ret_cert)
-{
-    X509 *cert = X509_new();
-    X509_NAME *name;
-    int r = -ENOMEM;
-
-    if (!cert || !X509_set_version(cert, 2))
-        goto out;
-    r = set_serial(cert);
-    if (r < 0)
-        goto out;
-    r = -ENOMEM;
-    /* Real time, not the virtual clock: TLS peers check validity against their own. */
-    if (!X509_gmtime_adj(X509_getm_notBefore(cert), -3600) ||
-        !X509_gmtime_adj(X509_getm_notAfter(cert), spec->days * 86400))
-        goto out;
-    name = X509_get_subject_name(cert);
-    if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"konnektord",
-                                    -1, -1, 0) ||
-        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)spec->cn, -1,
-                                    -1, 0) ||
-        !X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name) ||
-        !X509_set_pubkey(cert, key))
-        goto out;
-    r = add_ext(cert, issuer ? issuer : cert, NID_basic_constraints, spec->constraints);
-    if (r == 0)
-        r = add_ext(cert, issuer ? issuer : cert, NID_key_usage, spec->key_usage);
-    if (r == 0 && spec->ext_key_usage)
-        r = add_ext(cert, issuer ? issuer : cert, NID_ext_key_usage, spec->ext_key_usage);
-    if (r == 0 && spec->san)
-        r = add_ext(cert, issuer ? issuer : cert, NID_subject_alt_name, spec->san);
-    if (r == 0)
-        r = add_ext(cert, issuer ? issuer : cert, NID_subject_key_identifier, "hash");
-    if (r == 0 && issuer)
-        r = add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always");
-    if (r < 0)
-        goto out;
-    if (!X509_sign(cert, issuer_key ? issuer_key : key, EVP_sha256())) {
-        r = -EIO;
-        goto out;
-    }
-    *ret_cert = cert;
-    cert = NULL;
-    r = 0;
-out:
-    X509_free(cert);
-    return r;
-}
-
 static EVP_PKEY *key_new(enum soap_key_type type)
 {
     if (type == SOAP_KEY_RSA_2048)
@@ -156,110 +62,15 @@ static EVP_PKEY *key_new(enum soap_key_type type)
     return EVP_EC_gen("brainpoolP256r1");
 }
 
-static bool is_plain_ip(const char *s)
-{
-    return s && *s && strcmp(s, "0.0.0.0") != 0 && strcmp(s, "::") != 0 &&
-           strcmp(s, "127.0.0.1") != 0 && strcmp(s, "::1") != 0 &&
-           strspn(s, "0123456789.:abcdefABCDEF") == strlen(s);
-}
-
-/* ---- files ------------------------------------------------------------------------------ */
-
-static int pem_to_file(const char *path, unsigned mode, EVP_PKEY *key, X509 *cert)
-{
-    BIO *mem = BIO_new(BIO_s_mem());
-    char *data;
-    long len;
-    int r;
-
-    if (!mem)
-        return -ENOMEM;
-    if (key ? !PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)
-            : !PEM_write_bio_X509(mem, cert)) {
-        BIO_free(mem);
-        return -EIO;
-    }
-    len = BIO_get_mem_data(mem, &data);
-    r = fs_write_atomic(path, data, (size_t)len, mode);
-    BIO_free(mem);
-    return r;
-}
-
-static int load_pair(const char *key_path, const char *cert_path, EVP_PKEY **ret_key,
-                     X509 **ret_cert)
-{
-    char *kdata = NULL, *cdata = NULL;
-    size_t klen = 0, clen = 0;
-    BIO *bio = NULL;
-    EVP_PKEY *key = NULL;
-    X509 *cert = NULL;
-    int r;
-
-    r = fs_read_all(key_path, PEM_MAX, &kdata, &klen);
-    if (r == 0)
-        r = fs_read_all(cert_path, PEM_MAX, &cdata, &clen);
-    if (r < 0)
-        goto out;
-    bio = BIO_new_mem_buf(kdata, (int)klen);
-    key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    bio = BIO_new_mem_buf(cdata, (int)clen);
-    cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    if (!key || !cert || X509_check_private_key(cert, key) != 1) {
-        r = -EBADMSG;
-        goto out;
-    }
-    *ret_key = key;
-    *ret_cert = cert;
-    key = NULL;
-    cert = NULL;
-out:
-    if (kdata)
-        explicit_bzero(kdata, klen);
-    free(kdata);
-    free(cdata);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    return r;
-}
-
 /* Loads DIR/key_name and DIR/cert_name, or generates both with make() (invariant 1). */
 static int pair_load(const char *dir, const char *key_name, const char *cert_name,
-                     int (*make)(void *arg, EVP_PKEY **ret_key, X509 **ret_cert), void *arg,
-                     EVP_PKEY **ret_key, X509 **ret_cert)
+                     x509_make_fn make, void *arg, EVP_PKEY **ret_key, X509 **ret_cert)
 {
-    char *key_path = fs_path_join(dir, key_name);
-    char *cert_path = fs_path_join(dir, cert_name);
-    EVP_PKEY *key = NULL;
-    X509 *cert = NULL;
-    int r = -ENOMEM;
+    bool generated = false;
+    int r = x509_pair_load(dir, key_name, cert_name, make, arg, ret_key, ret_cert, &generated);
 
-    if (!key_path || !cert_path)
-        goto out;
-    if (fs_exists(key_path) && fs_exists(cert_path)) {
-        r = load_pair(key_path, cert_path, &key, &cert);
-        if (r < 0)
-            goto out;
-    } else {
-        r = make(arg, &key, &cert);
-        if (r == 0)
-            r = pem_to_file(key_path, 0600, key, NULL);
-        if (r == 0)
-            r = pem_to_file(cert_path, 0644, NULL, cert);
-        if (r < 0)
-            goto out;
+    if (r == 0 && generated)
         log_msg(LOG_LEVEL_INFO, "soap: generated '%s' in '%s'", cert_name, dir);
-    }
-    *ret_key = key;
-    *ret_cert = cert;
-    key = NULL;
-    cert = NULL;
-out:
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    free(cert_path);
-    free(key_path);
     return r;
 }
 
@@ -272,7 +83,7 @@ struct server_args {
 static int make_server(void *arg, EVP_PKEY **ret_key, X509 **ret_cert)
 {
     const struct server_args *a = arg;
-    struct cert_spec spec = {
+    struct x509_spec spec = {
         .cn = a->hostname,
         .san = a->san,
         .constraints = "critical,CA:TRUE,pathlen:0",
@@ -287,7 +98,7 @@ static int make_server(void *arg, EVP_PKEY **ret_key, X509 **ret_cert)
 
     if (!key)
         return -EIO;
-    r = cert_make(key, &spec, NULL, NULL, ret_cert);
+    r = x509_cert_make(key, &spec, NULL, NULL, ret_cert);
     if (r < 0) {
         EVP_PKEY_free(key);
         return r;
@@ -299,7 +110,7 @@ static int make_server(void *arg, EVP_PKEY **ret_key, X509 **ret_cert)
 static int make_ca(void *arg, EVP_PKEY **ret_key, X509 **ret_cert)
 {
     char cn[128];
-    struct cert_spec spec = {
+    struct x509_spec spec = {
         .cn = cn,
         .constraints = "critical,CA:TRUE,pathlen:0",
         .key_usage = "critical,keyCertSign,cRLSign",
@@ -311,7 +122,7 @@ static int make_ca(void *arg, EVP_PKEY **ret_key, X509 **ret_cert)
     if (!key)
         return -EIO;
     (void)snprintf(cn, sizeof(cn), "konnektord LAN client CA %s", (const char *)arg);
-    r = cert_make(key, &spec, NULL, NULL, ret_cert);
+    r = x509_cert_make(key, &spec, NULL, NULL, ret_cert);
     if (r < 0) {
         EVP_PKEY_free(key);
         return r;
@@ -335,8 +146,9 @@ int soap__identity_load(const char *data_dir, const char *hostname, const char *
     r = fs_mkdir_p(dir, 0700);
     if (r < 0)
         goto out;
-    (void)snprintf(san, sizeof(san), "DNS:localhost,DNS:%s,IP:127.0.0.1,IP:::1%s%s", hostname,
-                   is_plain_ip(extra_ip) ? ",IP:" : "", is_plain_ip(extra_ip) ? extra_ip : "");
+    r = x509_server_san(hostname, extra_ip, san, sizeof(san));
+    if (r < 0)
+        goto out;
     r = pair_load(dir, "lan-rsa-key.pem", "lan-rsa-cert.pem", make_server, &rsa, &id->rsa_key,
                   &id->rsa_cert);
     if (r == 0)
@@ -408,7 +220,7 @@ static bool client_name_is_valid(const char *s)
 int soap__client_p12_make(const struct soap__identity *id, const char *name, const char *password,
                           enum soap_key_type type, uint8_t **ret_p12, size_t *ret_len)
 {
-    struct cert_spec spec = {
+    struct x509_spec spec = {
         .cn = name,
         .constraints = "critical,CA:FALSE",
         .key_usage = type == SOAP_KEY_RSA_2048 ? "critical,digitalSignature,keyEncipherment"
@@ -432,7 +244,7 @@ int soap__client_p12_make(const struct soap__identity *id, const char *name, con
     key = key_new(type);
     if (!key)
         goto out;
-    r = cert_make(key, &spec, id->ca_cert, id->ca_key, &cert);
+    r = x509_cert_make(key, &spec, id->ca_cert, id->ca_key, &cert);
     if (r < 0)
         goto out;
     r = -ENOMEM;
