@@ -38,6 +38,8 @@ int64_t clock_now_ms(void);
 int64_t clock_mono_ms(void);
 /* Real monotonic ms, never advanced: only for watchdogs that measure the process itself. */
 int64_t clock_real_mono_ms(void);
+/* The same clock in microseconds, for sub-millisecond waits (seclog's group commit). */
+int64_t clock_real_mono_us(void);
 /* Total ms the virtual clock has been advanced. */
 int64_t clock_offset_ms(void);
 

@@ -87,6 +87,14 @@ int64_t clock_real_mono_ms(void)
     return read_clock(CLOCK_MONOTONIC);
 }
 
+int64_t clock_real_mono_us(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t clock_offset_ms(void)
 {
     return atomic_load(&virtual_offset_ms);
