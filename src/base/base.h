@@ -171,6 +171,9 @@ bool mem_equal_ct(const void *a, const void *b, size_t len);
 int str_copy(char *dst, size_t size, const char *src);
 /* Parses a whole decimal int64; -EINVAL on junk, -ERANGE outside the type. */
 int str_to_int64(const char *s, int64_t *ret_value);
+/* Splits a listen address "ADDR:PORT" or "[V6]:PORT" (port 0..65535; the brackets are
+ * dropped) into addr (size bytes) and *ret_port. -EINVAL if malformed or addr is too long. */
+int str_split_addr_port(const char *addr_port, char *addr, size_t size, uint16_t *ret_port);
 
 /* ---- worker pool ------------------------------------------------------------------------ */
 

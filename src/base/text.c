@@ -87,3 +87,25 @@ int str_to_int64(const char *s, int64_t *ret_value)
     *ret_value = (int64_t)v;
     return 0;
 }
+
+int str_split_addr_port(const char *addr_port, char *addr, size_t size, uint16_t *ret_port)
+{
+    const char *colon = addr_port ? strrchr(addr_port, ':') : NULL;
+    const char *a = addr_port;
+    size_t alen;
+    int64_t port;
+
+    if (!colon || str_to_int64(colon + 1, &port) < 0 || port < 0 || port > 65535)
+        return -EINVAL;
+    alen = (size_t)(colon - addr_port);
+    if (alen >= 2 && a[0] == '[' && a[alen - 1] == ']') {
+        a++;
+        alen -= 2;
+    }
+    if (alen == 0 || alen >= size)
+        return -EINVAL;
+    memcpy(addr, a, alen);
+    addr[alen] = '\0';
+    *ret_port = (uint16_t)port;
+    return 0;
+}

@@ -698,29 +698,6 @@ struct mgmt_server *mgmt_server_free(struct mgmt_server *srv)
     return NULL;
 }
 
-/* Splits "ADDR:PORT" or "[V6]:PORT". */
-static int split_addr(const char *addr_port, char *addr, size_t size, uint16_t *ret_port)
-{
-    const char *colon = strrchr(addr_port, ':');
-    const char *a = addr_port;
-    size_t alen;
-    int64_t port;
-
-    if (!colon || str_to_int64(colon + 1, &port) < 0 || port < 0 || port > 65535)
-        return -EINVAL;
-    alen = (size_t)(colon - addr_port);
-    if (alen >= 2 && a[0] == '[' && a[alen - 1] == ']') {
-        a++;
-        alen -= 2;
-    }
-    if (alen == 0 || alen >= size)
-        return -EINVAL;
-    memcpy(addr, a, alen);
-    addr[alen] = '\0';
-    *ret_port = (uint16_t)port;
-    return 0;
-}
-
 int mgmt_server_start(struct mgmt_server *srv, const char *addr_port, char *ret_url,
                       size_t url_size)
 {
@@ -732,7 +709,7 @@ int mgmt_server_start(struct mgmt_server *srv, const char *addr_port, char *ret_
     int one = 1;
     evutil_socket_t fd;
 
-    if (split_addr(addr_port, addr, sizeof(addr), &port) < 0)
+    if (str_split_addr_port(addr_port, addr, sizeof(addr), &port) < 0)
         return -EINVAL;
     sock = evhttp_bind_socket_with_handle(srv->http, addr, port);
     if (!sock)

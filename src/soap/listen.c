@@ -99,29 +99,6 @@ static struct bufferevent *on_tls_connection(struct event_base *base, void *arg)
     return bev;
 }
 
-/* Splits "ADDR:PORT" or "[V6]:PORT". */
-static int split_addr(const char *addr_port, char *addr, size_t size, uint16_t *ret_port)
-{
-    const char *colon = strrchr(addr_port, ':');
-    const char *a = addr_port;
-    size_t alen;
-    int64_t port;
-
-    if (!colon || str_to_int64(colon + 1, &port) < 0 || port < 0 || port > 65535)
-        return -EINVAL;
-    alen = (size_t)(colon - addr_port);
-    if (alen >= 2 && a[0] == '[' && a[alen - 1] == ']') {
-        a++;
-        alen -= 2;
-    }
-    if (alen == 0 || alen >= size)
-        return -EINVAL;
-    memcpy(addr, a, alen);
-    addr[alen] = '\0';
-    *ret_port = (uint16_t)port;
-    return 0;
-}
-
 static int ensure_identity(struct soap_server *srv, const char *extra_ip)
 {
     const char *hostname = NULL;
@@ -162,7 +139,7 @@ static int listener_open(struct soap_server *srv, struct soap__listener *l, bool
     int one = 1;
     evutil_socket_t fd;
 
-    if (split_addr(addr_port, addr, sizeof(addr), &port) < 0)
+    if (str_split_addr_port(addr_port, addr, sizeof(addr), &port) < 0)
         return -EINVAL;
     l->srv = srv;
     l->tls = tls;
@@ -207,7 +184,7 @@ int soap_server_listen(struct soap_server *srv, const char *http, const char *ht
     if (!http && !https)
         return -EINVAL;
     if (https) {
-        if (split_addr(https, addr, sizeof(addr), &port) < 0)
+        if (str_split_addr_port(https, addr, sizeof(addr), &port) < 0)
             return -EINVAL;
         r = ensure_identity(srv, addr);
         if (r < 0)

@@ -43,6 +43,27 @@ static void str_copy_reports_truncation(void **state)
     assert_string_equal(buf, "abc");
 }
 
+static void addr_port_split_handles_v6_and_rejects_junk(void **state)
+{
+    char addr[16];
+    uint16_t port = 0;
+
+    (void)state;
+    assert_int_equal(str_split_addr_port("127.0.0.1:8443", addr, sizeof(addr), &port), 0);
+    assert_string_equal(addr, "127.0.0.1");
+    assert_int_equal(port, 8443);
+    assert_int_equal(str_split_addr_port("[::1]:0", addr, sizeof(addr), &port), 0);
+    assert_string_equal(addr, "::1");
+    assert_int_equal(port, 0);
+    assert_int_equal(str_split_addr_port("host:65536", addr, sizeof(addr), &port), -EINVAL);
+    assert_int_equal(str_split_addr_port("host", addr, sizeof(addr), &port), -EINVAL);
+    assert_int_equal(str_split_addr_port(":80", addr, sizeof(addr), &port), -EINVAL);
+    assert_int_equal(str_split_addr_port("[]:80", addr, sizeof(addr), &port), -EINVAL);
+    assert_int_equal(str_split_addr_port("a-very-long-host-name:80", addr, sizeof(addr), &port),
+                     -EINVAL);
+    assert_int_equal(str_split_addr_port(NULL, addr, sizeof(addr), &port), -EINVAL);
+}
+
 static void int64_parse_rejects_junk_and_overflow(void **state)
 {
     int64_t v = 0;
@@ -70,6 +91,7 @@ int main(void)
         cmocka_unit_test(random_passwords_have_length_and_alphabet_and_differ),
         cmocka_unit_test(str_copy_reports_truncation),
         cmocka_unit_test(int64_parse_rejects_junk_and_overflow),
+        cmocka_unit_test(addr_port_split_handles_v6_and_rejects_junk),
         cmocka_unit_test(constant_time_compare_finds_difference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
