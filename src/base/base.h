@@ -175,6 +175,20 @@ int str_to_int64(const char *s, int64_t *ret_value);
  * dropped) into addr (size bytes) and *ret_port. -EINVAL if malformed or addr is too long. */
 int str_split_addr_port(const char *addr_port, char *addr, size_t size, uint16_t *ret_port);
 
+/* ---- password records (password.c) ------------------------------------------------------ */
+
+/* "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>": PBKDF2-HMAC-SHA256, 16-byte random salt,
+ * 32-byte hash, the iterations stored per record. Slow by design (one derivation each):
+ * call them off the loop where iterations are high. 160 bytes hold any record. */
+#define PW_RECORD_MAX 160
+/* -EINVAL (iterations 0 or above 100,000,000), -EIO, -ENAMETOOLONG if size is too small. */
+int pw_record_make(const char *password, unsigned iterations, char *ret_record, size_t size);
+/* 1 match, 0 mismatch, -EBADMSG for a malformed record, -EIO. Compares in constant time. */
+int pw_record_verify(const char *password, const char *record);
+/* A well-formed record no password matches, costing the same derivation as a real one: what
+ * a check against an unknown user name verifies, so that timing does not reveal names. */
+int pw_record_dummy(unsigned iterations, char *ret_record, size_t size);
+
 /* ---- worker pool ------------------------------------------------------------------------ */
 
 /* A small pool for CPU-heavy work (password hashing, later document crypto). work() runs on

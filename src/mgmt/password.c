@@ -1,12 +1,8 @@
-/* password: the stored password record and the first administrator account.
+/* password: the administrators' password records (base's pw_record_*, 600,000 iterations),
+ * the password rules and the first administrator account.
  *
- * Record format: "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>", PBKDF2-HMAC-SHA256 with a
- * 16-byte random salt and a 32-byte output. Iterations are stored per record so that a later
- * release can raise them without invalidating old records.
- *
- * Invariants:
- *  1. No function here logs or returns a password; only the initial one is shown, once.
- *  2. Verification compares in constant time. */
+ * Invariant: no function here logs or returns a password; only the initial one is shown,
+ * once. */
 #include "mgmt/mgmt_internal.h"
 
 #include <errno.h>
@@ -15,12 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 /* OWASP's 2023 figure for PBKDF2-HMAC-SHA256; the issue asks for at least 600,000. */
 #define PBKDF2_ITERATIONS 600000
-#define SALT_LEN 16
-#define HASH_LEN 32
 #define INITIAL_PASSWORD_LEN 20
 
 int mgmt_password_check_rules(const char *password, char *ret_msg, size_t msg_size)
@@ -35,99 +28,23 @@ int mgmt_password_check_rules(const char *password, char *ret_msg, size_t msg_si
     return 0;
 }
 
-static int derive(const char *password, const unsigned char *salt, size_t salt_len,
-                  unsigned iterations, unsigned char out[HASH_LEN])
-{
-    if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, (int)iterations,
-                           EVP_sha256(), HASH_LEN, out))
-        return -EIO;
-    return 0;
-}
-
 int mgmt_password_hash(const char *password, char *ret_record, size_t size)
 {
-    unsigned char salt[SALT_LEN], hash[HASH_LEN];
-    char salt_hex[2 * SALT_LEN + 1], hash_hex[2 * HASH_LEN + 1];
-    int r;
-
-    r = rand_bytes(salt, sizeof(salt));
-    if (r < 0)
-        return r;
-    r = derive(password, salt, sizeof(salt), PBKDF2_ITERATIONS, hash);
-    if (r < 0)
-        return r;
-    hex_encode(salt, sizeof(salt), salt_hex);
-    hex_encode(hash, sizeof(hash), hash_hex);
-    if ((size_t)snprintf(ret_record, size, "pbkdf2-sha256$%d$%s$%s", PBKDF2_ITERATIONS, salt_hex,
-                         hash_hex) >= size)
-        return -ENAMETOOLONG;
-    return 0;
-}
-
-static int hex_decode(const char *hex, size_t hex_len, unsigned char *out, size_t out_size)
-{
-    if (hex_len % 2 != 0 || hex_len / 2 > out_size)
-        return -EBADMSG;
-    for (size_t i = 0; i < hex_len / 2; i++) {
-        unsigned v = 0;
-
-        for (size_t j = 0; j < 2; j++) {
-            char c = hex[2 * i + j];
-
-            v <<= 4;
-            if (c >= '0' && c <= '9')
-                v |= (unsigned)(c - '0');
-            else if (c >= 'a' && c <= 'f')
-                v |= (unsigned)(c - 'a' + 10);
-            else
-                return -EBADMSG;
-        }
-        out[i] = (unsigned char)v;
-    }
-    return (int)(hex_len / 2);
+    return pw_record_make(password, PBKDF2_ITERATIONS, ret_record, size);
 }
 
 int mgmt_password_verify(const char *password, const char *record)
 {
-    unsigned char salt[64], want[HASH_LEN], got[HASH_LEN];
-    const char *p, *salt_hex, *hash_hex;
-    int64_t iterations;
-    char iter_buf[16];
-    int salt_len, r;
-
-    if (strncmp(record, "pbkdf2-sha256$", 14) != 0)
-        return -EBADMSG;
-    p = record + 14;
-    salt_hex = strchr(p, '$');
-    if (!salt_hex || (size_t)(salt_hex - p) >= sizeof(iter_buf))
-        return -EBADMSG;
-    memcpy(iter_buf, p, (size_t)(salt_hex - p));
-    iter_buf[salt_hex - p] = '\0';
-    salt_hex++;
-    hash_hex = strchr(salt_hex, '$');
-    if (!hash_hex)
-        return -EBADMSG;
-    hash_hex++;
-    if (str_to_int64(iter_buf, &iterations) < 0 || iterations < 1 || iterations > 100000000)
-        return -EBADMSG;
-    salt_len = hex_decode(salt_hex, (size_t)(hash_hex - 1 - salt_hex), salt, sizeof(salt));
-    if (salt_len < 8 || hex_decode(hash_hex, strlen(hash_hex), want, sizeof(want)) != HASH_LEN)
-        return -EBADMSG;
-    r = derive(password, salt, (size_t)salt_len, (unsigned)iterations, got);
-    if (r < 0)
-        return r;
-    return mem_equal_ct(want, got, HASH_LEN) ? 1 : 0;
+    return pw_record_verify(password, record);
 }
 
 const char *mgmt__password_dummy_record(void)
 {
     static char record[STORE_USER_HASH_MAX + 1];
 
-    /* Same iterations as a real record, a salt nobody has and a hash no password derives to:
-     * checking it costs a full derivation and never matches. */
+    /* Same iterations as a real record: checking it costs a full derivation, never matches. */
     if (!record[0])
-        (void)snprintf(record, sizeof(record), "pbkdf2-sha256$%d$%0*d$%0*d", PBKDF2_ITERATIONS,
-                       2 * SALT_LEN, 0, 2 * HASH_LEN, 0);
+        (void)pw_record_dummy(PBKDF2_ITERATIONS, record, sizeof(record));
     return record;
 }
 

@@ -32,9 +32,8 @@
  * API's 600,000 (interactive logins) and a practice system's call rate, paid once per
  * CACHE_MS thanks to the cache. */
 #define PBKDF2_ITERATIONS 100000
-#define SALT_LEN 16
-#define HASH_LEN 32
-#define RECORD_MAX 160
+#define HASH_LEN 32 /* the cache tag: HMAC-SHA256 */
+#define RECORD_MAX PW_RECORD_MAX
 #define USERS_MAX 1024
 #define FILE_MAX (USERS_MAX * (SOAP__USER_NAME_MAX + RECORD_MAX + 2))
 /* How long a verified name/password pair is remembered (ms of connector time). */
@@ -62,91 +61,14 @@ struct soap__users {
 
 /* ---- records ---------------------------------------------------------------------------- */
 
-static int derive(const char *password, const unsigned char *salt, size_t salt_len,
-                  unsigned iterations, unsigned char out[HASH_LEN])
-{
-    if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, (int)iterations,
-                           EVP_sha256(), HASH_LEN, out))
-        return -EIO;
-    return 0;
-}
-
-static int record_make(const char *password, char *ret_record, size_t size)
-{
-    unsigned char salt[SALT_LEN], hash[HASH_LEN];
-    char salt_hex[2 * SALT_LEN + 1], hash_hex[2 * HASH_LEN + 1];
-    int r = rand_bytes(salt, sizeof(salt));
-
-    if (r == 0)
-        r = derive(password, salt, sizeof(salt), PBKDF2_ITERATIONS, hash);
-    if (r < 0)
-        return r;
-    hex_encode(salt, sizeof(salt), salt_hex);
-    hex_encode(hash, sizeof(hash), hash_hex);
-    if ((size_t)snprintf(ret_record, size, "pbkdf2-sha256$%d$%s$%s", PBKDF2_ITERATIONS, salt_hex,
-                         hash_hex) >= size)
-        return -ENAMETOOLONG;
-    return 0;
-}
-
-static int hex_decode(const char *hex, size_t hex_len, unsigned char *out, size_t out_size)
-{
-    if (hex_len % 2 != 0 || hex_len / 2 > out_size)
-        return -EBADMSG;
-    for (size_t i = 0; i < hex_len; i++) {
-        char c = hex[i];
-        unsigned v;
-
-        if (c >= '0' && c <= '9')
-            v = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v = (unsigned)(c - 'a' + 10);
-        else
-            return -EBADMSG;
-        if (i % 2 == 0)
-            out[i / 2] = (unsigned char)(v << 4);
-        else
-            out[i / 2] |= (unsigned char)v;
-    }
-    return (int)(hex_len / 2);
-}
-
-/* 1 match, 0 no match, -EBADMSG bad record. */
-static int record_verify(const char *password, const char *record)
-{
-    unsigned char salt[64], want[HASH_LEN], got[HASH_LEN];
-    const char *iter, *salt_hex, *hash_hex;
-    char iter_buf[16];
-    int64_t iterations;
-    int salt_len, r;
-
-    if (strncmp(record, "pbkdf2-sha256$", 14) != 0)
-        return -EBADMSG;
-    iter = record + 14;
-    salt_hex = strchr(iter, '$');
-    hash_hex = salt_hex ? strchr(salt_hex + 1, '$') : NULL;
-    if (!hash_hex || (size_t)(salt_hex - iter) >= sizeof(iter_buf))
-        return -EBADMSG;
-    memcpy(iter_buf, iter, (size_t)(salt_hex - iter));
-    iter_buf[salt_hex - iter] = '\0';
-    salt_hex++;
-    hash_hex++;
-    if (str_to_int64(iter_buf, &iterations) < 0 || iterations < 1 || iterations > 10000000)
-        return -EBADMSG;
-    salt_len = hex_decode(salt_hex, (size_t)(hash_hex - 1 - salt_hex), salt, sizeof(salt));
-    if (salt_len < 8 || hex_decode(hash_hex, strlen(hash_hex), want, sizeof(want)) != HASH_LEN)
-        return -EBADMSG;
-    r = derive(password, salt, (size_t)salt_len, (unsigned)iterations, got);
-    if (r < 0)
-        return r;
-    return mem_equal_ct(want, got, HASH_LEN) ? 1 : 0;
-}
-
 /* Invariant 2: same cost as a real record, never matches (no password derives to zeros). */
 static const char *dummy_record(void)
 {
-    return "pbkdf2-sha256$100000$00000000000000000000000000000000$"
-           "0000000000000000000000000000000000000000000000000000000000000000";
+    static char record[PW_RECORD_MAX];
+
+    if (!record[0])
+        (void)pw_record_dummy(PBKDF2_ITERATIONS, record, sizeof(record));
+    return record;
 }
 
 static bool name_is_valid(const char *s)
@@ -300,7 +222,7 @@ int soap__users_set(struct soap__users *users, const char *name, const char *pas
         return -ENOSPC;
     (void)str_copy(u.name, sizeof(u.name), name);
     if (password) {
-        r = record_make(password, u.record, sizeof(u.record));
+        r = pw_record_make(password, PBKDF2_ITERATIONS, u.record, sizeof(u.record));
         if (r < 0)
             return r;
     }
@@ -407,7 +329,7 @@ static void job_work(void *arg)
 {
     struct job *j = arg;
 
-    j->ok = record_verify(j->password, j->record) == 1 && j->known;
+    j->ok = pw_record_verify(j->password, j->record) == 1 && j->known;
 }
 
 static void job_done(void *arg)
