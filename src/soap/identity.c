@@ -19,8 +19,9 @@
  *  3. Server certificates name localhost, 127.0.0.1, ::1 and the connector's host name;
  *     they carry CA:TRUE, pathlen 0, so that a client can pin one as its only trust anchor
  *     (as the management identity does).
- *  4. The client CA signs only certificates with extendedKeyUsage clientAuth; the TLS context
- *     trusts nothing else for client authentication. */
+ *  4. The client CA signs only certificates with extendedKeyUsage clientAuth. Which client
+ *     certificates a handshake accepts is the client certificate list's decision
+ *     (client_certs.c), not a chain to this CA. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,9 +197,6 @@ SSL_CTX *soap__tls_ctx_new(const struct soap__identity *id)
         SSL_CTX_use_PrivateKey(ctx, id->ecc_key) != 1 || SSL_CTX_check_private_key(ctx) != 1 ||
         !SSL_CTX_set1_groups_list(ctx, GROUPS) || !SSL_CTX_set1_sigalgs_list(ctx, SIGALGS) ||
         !SSL_CTX_set_cipher_list(ctx, CIPHERS_TLS12) || !SSL_CTX_set_dh_auto(ctx, 1) ||
-        /* Invariant 4: the client CA is the only anchor for client certificates. */
-        X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), id->ca_cert) != 1 ||
-        SSL_CTX_add_client_CA(ctx, id->ca_cert) != 1 ||
         SSL_CTX_set_session_id_context(ctx, (const unsigned char *)SESSION_ID_CONTEXT,
                                        sizeof(SESSION_ID_CONTEXT) - 1) != 1) {
         SSL_CTX_free(ctx);
@@ -209,27 +207,24 @@ SSL_CTX *soap__tls_ctx_new(const struct soap__identity *id)
     return ctx;
 }
 
-static bool client_name_is_valid(const char *s)
+EVP_PKEY *soap_client_key_new(enum soap_key_type type)
 {
-    size_t n = s ? strlen(s) : 0;
-
-    return n >= 1 && n <= 64 &&
-           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+    return (unsigned)type < SOAP_KEY_TYPE_MAX ? key_new(type) : NULL;
 }
 
 int soap__client_p12_make(const struct soap__identity *id, const char *name, const char *password,
-                          enum soap_key_type type, uint8_t **ret_p12, size_t *ret_len)
+                          EVP_PKEY *key, X509 **ret_cert, uint8_t **ret_p12, size_t *ret_len)
 {
+    bool rsa = key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA;
     struct x509_spec spec = {
         .cn = name,
         .constraints = "critical,CA:FALSE",
-        .key_usage = type == SOAP_KEY_RSA_2048 ? "critical,digitalSignature,keyEncipherment"
-                                               : "critical,digitalSignature",
+        .key_usage =
+            rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature",
         .ext_key_usage = "clientAuth",
         .days = CLIENT_CERT_DAYS,
     };
     size_t plen = password ? strlen(password) : 0;
-    EVP_PKEY *key = NULL;
     X509 *cert = NULL;
     STACK_OF(X509) *chain = NULL;
     PKCS12 *p12 = NULL;
@@ -237,12 +232,7 @@ int soap__client_p12_make(const struct soap__identity *id, const char *name, con
     uint8_t *copy = NULL;
     int len, r = -EINVAL;
 
-    if ((unsigned)type >= SOAP_KEY_TYPE_MAX || !client_name_is_valid(name) || plen < 1 ||
-        plen > 128)
-        goto out;
-    r = -EIO;
-    key = key_new(type);
-    if (!key)
+    if (!key || !soap__client_name_is_valid(name) || plen < 1 || plen > 128)
         goto out;
     r = x509_cert_make(key, &spec, id->ca_cert, id->ca_key, &cert);
     if (r < 0)
@@ -264,13 +254,13 @@ int soap__client_p12_make(const struct soap__identity *id, const char *name, con
     memcpy(copy, der, (size_t)len);
     *ret_p12 = copy;
     *ret_len = (size_t)len;
-    log_msg(LOG_LEVEL_INFO, "soap: issued a client certificate for '%s'", name);
+    *ret_cert = cert;
+    cert = NULL;
     r = 0;
 out:
     OPENSSL_free(der);
     PKCS12_free(p12);
     sk_X509_free(chain); /* the CA certificate stays the identity's */
     X509_free(cert);
-    EVP_PKEY_free(key);
     return r;
 }

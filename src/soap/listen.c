@@ -3,7 +3,8 @@
  *
  *   soap_server_listen ──> identities (identity.c) ──> one SSL_CTX ──> evhttp per listener
  *   each HTTPS connection ──> on_tls_connection: SSL with the verify mode the ANCL_CAUT_*
- *   settings ask for now ──> handshake (a certificate the client CA issued, or no connection)
+ *   settings ask for now ──> handshake (a certificate on the client certificate list, or no
+ *   connection)
  *
  * Invariants:
  *  1. The verify mode is chosen per connection from the current settings (server.c
@@ -11,7 +12,10 @@
  *  2. A fatal alert we send while a client certificate is required, for a reason that concerns
  *     the certificate, is one failed client authentication (MGM/CLIENT_AUTH_FAILED).
  *  3. Accepted sockets inherit TCP_NODELAY from the listening socket (Linux).
- *  4. The bound URLs are written to DATA/run/lan-http.url and lan-https.url. */
+ *  4. The bound URLs are written to DATA/run/lan-http.url and lan-https.url.
+ *  5. A client certificate is accepted when it is on the client certificate list and valid
+ *     now (client_certs.c); chains are not consulted, so removing it from the list revokes it.
+ *     The CertificateRequest names the client CA and the imported certificates' issuers. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -84,7 +88,7 @@ static struct bufferevent *on_tls_connection(struct event_base *base, void *arg)
     if (!ssl)
         return NULL;
     soap__settings_read(srv, &s);
-    /* TIP1-A_4516: a certificate the client CA issued, or no connection. */
+    /* TIP1-A_4516: a certificate on the list (invariant 5), or no connection. */
     if (s.caut_mandatory && !s.caut_password)
         SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     else
@@ -99,15 +103,47 @@ static struct bufferevent *on_tls_connection(struct event_base *base, void *arg)
     return bev;
 }
 
+/* The identities and the client certificate list, loaded together at first use. */
 static int ensure_identity(struct soap_server *srv, const char *extra_ip)
 {
     const char *hostname = NULL;
+    int r;
 
-    if (srv->identity)
+    if (srv->identity && srv->client_certs)
         return 0;
-    if (store_setting_get(srv->deps.store, "MGM_KONN_HOSTNAME", &hostname) < 0 || !hostname)
-        hostname = "konnektor";
-    return soap__identity_load(srv->data_dir, hostname, extra_ip, &srv->identity);
+    if (!srv->identity) {
+        if (store_setting_get(srv->deps.store, "MGM_KONN_HOSTNAME", &hostname) < 0 || !hostname)
+            hostname = "konnektor";
+        r = soap__identity_load(srv->data_dir, hostname, extra_ip, &srv->identity);
+        if (r < 0)
+            return r;
+    }
+    return soap__client_certs_load(srv->data_dir, srv->identity->ca_cert, &srv->client_certs);
+}
+
+/* Invariant 5: the list decides, not a chain. Runs on the loop (handshakes do). */
+static int on_verify_client_cert(X509_STORE_CTX *ctx, void *arg)
+{
+    struct soap_server *srv = arg;
+
+    if (soap__client_certs_accepts(srv->client_certs, X509_STORE_CTX_get0_cert(ctx)))
+        return 1;
+    X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_REJECTED);
+    return 0;
+}
+
+/* After each change of the list: the CA names the next CertificateRequest offers. */
+static void update_ca_names(struct soap_server *srv)
+{
+    STACK_OF(X509_NAME) * names;
+
+    if (!srv->ssl_ctx)
+        return;
+    names = soap__client_certs_ca_names(srv->client_certs);
+    if (names)
+        SSL_CTX_set_client_CA_list(srv->ssl_ctx, names);
+    else
+        log_msg(LOG_LEVEL_WARNING, "soap: out of memory, the CA names offered to clients stay");
 }
 
 static int write_url(struct soap_server *srv, const char *name, const char *url)
@@ -194,6 +230,8 @@ int soap_server_listen(struct soap_server *srv, const char *http, const char *ht
             return log_errno(LOG_LEVEL_ERROR, -EIO, "soap: cannot set up the LAN TLS context");
         SSL_CTX_set_app_data(srv->ssl_ctx, srv);
         SSL_CTX_set_info_callback(srv->ssl_ctx, on_tls_info);
+        SSL_CTX_set_cert_verify_callback(srv->ssl_ctx, on_verify_client_cert, srv);
+        update_ca_names(srv);
         r = listener_open(srv, &srv->secure, true, https, ret_https, https_size);
         if (r < 0)
             return r;
@@ -208,13 +246,70 @@ int soap_server_listen(struct soap_server *srv, const char *http, const char *ht
 }
 
 int soap_client_cert_issue(struct soap_server *srv, const char *name, const char *password,
-                           enum soap_key_type type, uint8_t **ret_p12, size_t *ret_len)
+                           EVP_PKEY *key, uint8_t **ret_p12, size_t *ret_len)
+{
+    X509 *cert = NULL;
+    uint8_t *p12 = NULL;
+    size_t len = 0;
+    int r = ensure_identity(srv, NULL);
+
+    if (r < 0)
+        return r == -EINVAL ? -EIO : r;
+    if (!soap__client_name_is_valid(name))
+        return -EINVAL;
+    r = soap__client_p12_make(srv->identity, name, password, key, &cert, &p12, &len);
+    if (r == 0)
+        r = soap__client_certs_add(srv->client_certs, name, cert);
+    X509_free(cert);
+    if (r < 0) {
+        if (p12)
+            explicit_bzero(p12, len);
+        free(p12);
+        return r;
+    }
+    update_ca_names(srv);
+    log_msg(LOG_LEVEL_INFO, "soap: issued a client certificate for '%s'", name);
+    *ret_p12 = p12;
+    *ret_len = len;
+    return 0;
+}
+
+int soap_client_cert_import(struct soap_server *srv, const char *name, const char *pem, size_t len)
 {
     int r = ensure_identity(srv, NULL);
 
     if (r < 0)
         return r == -EINVAL ? -EIO : r;
-    return soap__client_p12_make(srv->identity, name, password, type, ret_p12, ret_len);
+    r = soap__client_certs_import_pem(srv->client_certs, name, pem, len);
+    if (r < 0)
+        return r;
+    update_ca_names(srv);
+    log_msg(LOG_LEVEL_INFO, "soap: imported the client certificate '%s'", name);
+    return 0;
+}
+
+int soap_client_cert_remove(struct soap_server *srv, const char *name)
+{
+    int r = ensure_identity(srv, NULL);
+
+    if (r < 0)
+        return r == -EINVAL ? -EIO : r;
+    r = soap__client_certs_remove(srv->client_certs, name);
+    if (r < 0)
+        return r;
+    update_ca_names(srv);
+    log_msg(LOG_LEVEL_INFO, "soap: removed the client certificate '%s'", name);
+    return 0;
+}
+
+int soap_client_cert_list(struct soap_server *srv, struct soap_client_cert_info **ret_list,
+                          size_t *ret_n)
+{
+    int r = ensure_identity(srv, NULL);
+
+    if (r < 0)
+        return r == -EINVAL ? -EIO : r;
+    return soap__client_certs_list(srv->client_certs, ret_list, ret_n);
 }
 
 int soap_basic_user_set(struct soap_server *srv, const char *name, const char *password)

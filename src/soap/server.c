@@ -346,6 +346,7 @@ struct soap_server *soap_server_free(struct soap_server *srv)
     if (srv->secure.http)
         evhttp_free(srv->secure.http);
     SSL_CTX_free(srv->ssl_ctx);
+    soap__client_certs_free(srv->client_certs);
     soap__identity_free(srv->identity);
     soap__users_free(srv->users);
     for (size_t i = 0; i < srv->n_services; i++)

@@ -25,6 +25,7 @@
 #include "store/store.h"
 
 struct event_base;
+struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
 struct worker_pool;
 
 /* Namespaces of the gematik interfaces (api-telematik). */
@@ -138,16 +139,45 @@ enum soap_key_type {
     SOAP_KEY_TYPE_MAX
 };
 
-/* Issues a client certificate for a client system: a new key of the given type, a certificate
- * (CN = name, extendedKeyUsage clientAuth, 5 years) signed by the connector's LAN client CA
- * (DATA/identity/lan-client-ca.pem, generated at first use), returned with its key and the CA
- * as PKCS#12 protected by password (AES-256, PBKDF2). With ANCL_CAUT_MODE=Certificate the
- * HTTPS listener accepts exactly the certificates this CA issued. name: 1..64 characters of
- * [A-Za-z0-9._-]; password: 1..128 characters. *ret_p12 is the caller's to free(). Blocks the
- * loop for the key generation (RSA: up to a second). -EINVAL for a bad argument, -EIO if
- * OpenSSL or the CA files fail. */
+/* The client certificate list ANCL_CCERT_LIST (TIP1-A_4517, TIP1-A_4518-02): with
+ * ANCL_CAUT_MODE=Certificate the HTTPS listener accepts exactly the certificates in it that
+ * are valid now: those the connector issued and those an administrator imported. Each has a
+ * name (the client system's: 1..64 characters of [A-Za-z0-9._-]) and is kept in
+ * DATA/identity/lan-client-certs/NAME.pem. Removing one refuses it from the next handshake on.
+ * The calls below load the identities at first use. */
+#define SOAP_CLIENT_NAME_MAX 64
+
+struct soap_client_cert_info {
+    char name[SOAP_CLIENT_NAME_MAX + 1];
+    bool issued;                    /* signed by the connector's LAN client CA; false: imported */
+    char subject[256], issuer[256]; /* OpenSSL one-line form */
+    char serial[80];                /* hex */
+    int64_t not_before_ms, not_after_ms;
+    char fingerprint[96]; /* SHA-256, "AB:CD:..." */
+};
+
+/* A new key of the given type for soap_client_cert_issue(). Slow for RSA (0.1 to 1 s) and
+ * thread-safe: run it on the worker pool. NULL on failure. Free with EVP_PKEY_free(). */
+struct evp_pkey_st *soap_client_key_new(enum soap_key_type type);
+
+/* Issues a client certificate for key (from soap_client_key_new(); borrowed) to client system
+ * name: CN = name, extendedKeyUsage clientAuth, 5 years, signed by the connector's LAN client
+ * CA (DATA/identity/lan-client-ca.pem, generated at first use), puts it on the list and
+ * returns it with its key and the CA as PKCS#12 protected by password (AES-256, PBKDF2).
+ * password: 1..128 characters. *ret_p12 is the caller's to free(). -EINVAL for a bad
+ * argument, -EEXIST if the name is on the list, -ENOSPC if the list is full (1024), -EIO if
+ * OpenSSL or the files fail. */
 int soap_client_cert_issue(struct soap_server *srv, const char *name, const char *password,
-                           enum soap_key_type type, uint8_t **ret_p12, size_t *ret_len);
+                           struct evp_pkey_st *key, uint8_t **ret_p12, size_t *ret_len);
+/* Puts a client system's own certificate (PEM) on the list. -EINVAL bad name, -EBADMSG not a
+ * PEM certificate, or a CA certificate, or one whose extendedKeyUsage excludes clientAuth;
+ * -EEXIST, -ENOSPC, -EIO as above. */
+int soap_client_cert_import(struct soap_server *srv, const char *name, const char *pem, size_t len);
+/* Takes a certificate off the list. -ENOENT if there is none of that name. */
+int soap_client_cert_remove(struct soap_server *srv, const char *name);
+/* The list, sorted by name, in a malloc'd array the caller frees. -ENOMEM, -EIO. */
+int soap_client_cert_list(struct soap_server *srv, struct soap_client_cert_info **ret_list,
+                          size_t *ret_n);
 
 /* Sets (password non-NULL) or removes (password NULL) a client system's HTTP Basic credentials
  * for ANCL_CAUT_MODE=Password. Kept as "name:PBKDF2 record" lines in

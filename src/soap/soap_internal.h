@@ -8,6 +8,7 @@
 #include "events/events.h"
 
 #include <openssl/types.h>
+#include <openssl/x509.h>
 
 struct event;
 struct evhttp;
@@ -97,13 +98,36 @@ int soap__identity_load(const char *data_dir, const char *hostname, const char *
                         struct soap__identity **ret_id);
 struct soap__identity *soap__identity_free(struct soap__identity *id);
 /* One server context with both identities (OpenSSL picks by the client's signature
- * algorithms and groups), TLS 1.2 minimum, brainpoolP256r1 among the groups, the client CA as
- * the trust anchor for client certificates. NULL on failure. */
+ * algorithms and groups), TLS 1.2 minimum, brainpoolP256r1 among the groups. Client
+ * certificates are checked against the list (listen.c sets the callback). NULL on failure. */
 SSL_CTX *soap__tls_ctx_new(const struct soap__identity *id);
-/* soap_client_cert_issue() without the server: a new key and certificate for a client
- * system, signed by the client CA, as PKCS#12 (malloc'd). */
+/* soap_client_cert_issue() without the list: a certificate for a client system's key, signed
+ * by the client CA, and the PKCS#12 (malloc'd) of key, certificate and CA. */
 int soap__client_p12_make(const struct soap__identity *id, const char *name, const char *password,
-                          enum soap_key_type type, uint8_t **ret_p12, size_t *ret_len);
+                          EVP_PKEY *key, X509 **ret_cert, uint8_t **ret_p12, size_t *ret_len);
+
+/* ---- client_certs.c: the client certificate list (ANCL_CCERT_LIST) ---------------------- */
+
+struct soap__client_certs;
+
+bool soap__client_name_is_valid(const char *s);
+/* Reads DATA/identity/lan-client-certs/ (created when missing); ca is the LAN client CA (a
+ * reference is taken), used to tell issued certificates from imported ones. */
+int soap__client_certs_load(const char *data_dir, X509 *ca, struct soap__client_certs **ret_cc);
+struct soap__client_certs *soap__client_certs_free(struct soap__client_certs *cc);
+/* Lists cert under name (a reference is taken). -EINVAL, -EEXIST, -ENOSPC, -EBADMSG (a CA
+ * certificate or not for clientAuth), -EIO. */
+int soap__client_certs_add(struct soap__client_certs *cc, const char *name, X509 *cert);
+int soap__client_certs_import_pem(struct soap__client_certs *cc, const char *name, const char *pem,
+                                  size_t len);
+int soap__client_certs_remove(struct soap__client_certs *cc, const char *name);
+/* The CA names a CertificateRequest offers: the LAN client CA and the issuers of imported
+ * certificates, so that clients choosing a certificate by them find theirs. NULL: -ENOMEM. */
+STACK_OF(X509_NAME) * soap__client_certs_ca_names(const struct soap__client_certs *cc);
+/* Is cert on the list and valid now (real time)? */
+bool soap__client_certs_accepts(const struct soap__client_certs *cc, X509 *cert);
+int soap__client_certs_list(const struct soap__client_certs *cc,
+                            struct soap_client_cert_info **ret_list, size_t *ret_n);
 
 /* ---- auth.c: HTTP Basic users of ANCL_CAUT_MODE=Password -------------------------------- */
 
@@ -211,6 +235,7 @@ struct soap_server {
     bool listening;
     struct soap__listener plain, secure;
     struct soap__identity *identity;
+    struct soap__client_certs *client_certs; /* loaded with the identity */
     SSL_CTX *ssl_ctx;
     struct soap__users *users;
     struct soap_call *calls;

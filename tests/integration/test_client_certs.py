@@ -25,6 +25,7 @@ EXIT_ERROR = 1
 EXIT_REFUSED = 5
 EXIT_FORBIDDEN = 6
 EXIT_NOT_FOUND = 7
+EXIT_CONFLICT = 8
 
 P12_PASSWORD = "pvs-p12-secret-1"
 BASIC_PASSWORD = "pvs-basic-secret-1"
@@ -235,6 +236,70 @@ def test_certificate_of_another_ca_is_refused_and_counted(cert_lan, tmp_path):
     since = cert_lan.c.api("GET", "/api/v1/events?since=0")["last_seq"]
     refused(cert_lan, cert_lan.context((cert, key)))
     assert len(wait_for(lambda: auth_failures(cert_lan.c, since))) == 1
+
+
+def self_signed(tmp_path, name, eku="clientAuth"):
+    key, cert = str(tmp_path / f"{name}-key.pem"), str(tmp_path / f"{name}-cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", f"/CN={name}", "-addext", f"extendedKeyUsage={eku}",
+                    "-addext", "basicConstraints=critical,CA:FALSE"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def listed(lan):
+    return {c["name"]: c for c in json.loads(ok(lan.c, "--json", "client-cert", "list"))
+            ["client_certs"]}
+
+
+def test_imported_own_certificate_is_served_until_removed(cert_lan, tmp_path):
+    cert, key = self_signed(tmp_path, "pvs-own")
+    refused(cert_lan, cert_lan.context((cert, key)))
+    out = ok(cert_lan.c, "client-cert", "import", "pvs-own", cert)
+    assert "imported the client certificate 'pvs-own'" in out
+    status, _, _ = cert_lan.get_sds(cert_lan.context((cert, key)))
+    assert status == 200
+    entry = listed(cert_lan)["pvs-own"]
+    assert entry["origin"] == "imported"
+    assert "CN=pvs-own" in entry["subject"]
+    fp = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"],
+                        check=True, capture_output=True, text=True).stdout
+    assert entry["fingerprint_sha256"] == fp.strip().split("=", 1)[1]
+    assert admin_change(cert_lan.c, "CLIENTCERT/pvs-own")["params"]["NewVal"] == "imported"
+    ok(cert_lan.c, "client-cert", "remove", "pvs-own")
+    assert "pvs-own" not in listed(cert_lan)
+    refused(cert_lan, cert_lan.context((cert, key)))
+    assert admin_change(cert_lan.c, "CLIENTCERT/pvs-own")["params"]["NewVal"] == "removed"
+    res = cert_lan.c.konctl("client-cert", "remove", "pvs-own")
+    assert res.returncode == EXIT_NOT_FOUND, res.stderr
+
+
+def test_removed_issued_certificate_is_refused_and_the_name_can_be_reissued(cert_lan, tmp_path):
+    _, cert, key = issue(cert_lan, tmp_path, "pvs-revoke", "--password", P12_PASSWORD)
+    assert listed(cert_lan)["pvs-revoke"]["origin"] == "issued"
+    res = cert_lan.c.konctl("client-cert", "issue", "pvs-revoke", "--out",
+                            str(tmp_path / "again.p12"), "--password", P12_PASSWORD)
+    assert res.returncode == EXIT_CONFLICT and "remove it first" in res.stderr, res.stderr
+    assert not os.path.exists(tmp_path / "again.p12")
+    ok(cert_lan.c, "client-cert", "remove", "pvs-revoke")
+    refused(cert_lan, cert_lan.context((cert, key)))
+    (tmp_path / "new").mkdir()
+    _, cert2, key2 = issue(cert_lan, tmp_path / "new", "pvs-revoke", "--password", P12_PASSWORD)
+    status, _, _ = cert_lan.get_sds(cert_lan.context((cert2, key2)))
+    assert status == 200
+
+
+def test_import_refuses_what_is_no_client_certificate(cert_lan, tmp_path):
+    server_cert, _ = self_signed(tmp_path, "a-server", eku="serverAuth")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for f in (server_cert, str(junk)):
+        res = cert_lan.c.konctl("client-cert", "import", "pvs-bad", f)
+        assert res.returncode == EXIT_REFUSED, res.stderr
+    res = cert_lan.c.konctl("client-cert", "import", "pvs-bad", str(tmp_path / "missing.pem"))
+    assert res.returncode != 0 and "cannot read" in res.stderr
+    assert "pvs-bad" not in listed(cert_lan)
 
 
 def test_bad_name_type_and_password_are_refused(cert_lan, tmp_path):

@@ -27,15 +27,23 @@
 
 static const char client_cert_usage[] =
     "Usage: konctl client-cert issue NAME --out FILE.p12 [--type rsa|ecc] [--password P]\n"
+    "       konctl client-cert list\n"
+    "       konctl client-cert import NAME FILE.pem\n"
+    "       konctl client-cert remove NAME\n"
     "\n"
-    "issue NAME  have the connector issue a client certificate for client system NAME (the\n"
-    "            certificate's CN) and write it with its key and the issuing CA as PKCS#12\n"
-    "            to FILE.p12 (mode 0600). With ANCL_CAUT_MODE=Certificate the LAN interface\n"
-    "            accepts exactly the certificates it issued.\n"
+    "The client certificate list (ANCL_CCERT_LIST). With ANCL_CAUT_MODE=Certificate the LAN\n"
+    "interface accepts exactly the certificates on it that are valid now.\n"
     "\n"
-    "--type      rsa (RSA-2048, the default) or ecc (brainpoolP256r1)\n"
-    "--password  the PKCS#12 password, 8 to 128 characters; without it konctl generates 20\n"
-    "            random letters and digits and prints them once\n";
+    "issue NAME   have the connector issue a client certificate for client system NAME (the\n"
+    "             certificate's CN), put it on the list and write it with its key and the\n"
+    "             issuing CA as PKCS#12 to FILE.p12 (mode 0600)\n"
+    "list         the certificates on the list: issued or imported, subject, expiry\n"
+    "import NAME  put a client system's own certificate (PEM) on the list\n"
+    "remove NAME  take a certificate off the list: refused from the next connection on\n"
+    "\n"
+    "--type       rsa (RSA-2048, the default) or ecc (brainpoolP256r1)\n"
+    "--password   the PKCS#12 password, 8 to 128 characters; without it konctl generates 20\n"
+    "             random letters and digits and prints them once\n";
 
 static const char client_user_usage[] =
     "Usage: konctl client-user set NAME [--password P]\n"
@@ -251,36 +259,142 @@ out:
     return r;
 }
 
+static int client_cert_list(struct konctl *k, int argc, char **argv)
+{
+    static const char *const headers[] = {"NAME", "ORIGIN", "SUBJECT", "NOT AFTER"};
+    struct out_table *t = NULL;
+    json_t *answer = NULL;
+    const json_t *c;
+    struct args a;
+    size_t i;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 0, 0, client_cert_usage, &a, &r))
+        return r;
+    r = konctl_call(k, "GET", "/api/v1/client-certs", NULL, &answer);
+    if (r != KONCTL_EXIT_OK)
+        return r;
+    if (k->json) {
+        (void)out_json_print(stdout, answer);
+        goto out;
+    }
+    t = out_table_new(ARRAY_SIZE(headers), headers);
+    if (!t) {
+        konctl_error("out of memory");
+        r = KONCTL_EXIT_ERROR;
+        goto out;
+    }
+    json_array_foreach(json_object_get(answer, "client_certs"), i, c)
+    {
+        out_table_add_json(t, json_object_get(c, "name"));
+        out_table_add_json(t, json_object_get(c, "origin"));
+        out_table_add_json(t, json_object_get(c, "subject"));
+        out_table_add_json(t, json_object_get(c, "not_after"));
+    }
+    if (out_table_rows(t) == 0)
+        (void)printf("no client certificates\n");
+    else
+        (void)out_table_print(t, stdout, k->color);
+out:
+    out_table_free(t);
+    json_decref(answer);
+    return r;
+}
+
+/* A PEM certificate is a few KiB; a chain file a little more. */
+#define PEM_FILE_MAX (256 * 1024)
+
+static int client_cert_import(struct konctl *k, int argc, char **argv)
+{
+    json_t *answer = NULL, *body = NULL;
+    char *pem = NULL, *path = NULL;
+    size_t len = 0;
+    struct args a;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 2, 2, client_cert_usage, &a, &r))
+        return r;
+    r = file_read_all(a.pos[1], PEM_FILE_MAX, &pem, &len);
+    if (r < 0) {
+        konctl_error("cannot read '%s': %s", a.pos[1],
+                     r == -EFBIG ? "larger than 256 KiB, not a certificate" : strerror(-r));
+        return KONCTL_EXIT_USAGE;
+    }
+    body = json_pack("{s:s%}", "pem", pem, len);
+    path = http_path("/api/v1/client-certs", a.pos[0]);
+    if (!body || !path) {
+        konctl_error("cannot send '%s': not a text file", a.pos[1]);
+        r = KONCTL_EXIT_USAGE;
+        goto out;
+    }
+    r = konctl_call(k, "PUT", path, body, &answer);
+    if (r != KONCTL_EXIT_OK)
+        goto out;
+    if (k->json)
+        (void)out_json_print(stdout, answer);
+    else
+        (void)printf("imported the client certificate '%s' from '%s'\n", a.pos[0], a.pos[1]);
+out:
+    free(path);
+    free(pem);
+    json_decref(body);
+    json_decref(answer);
+    return r;
+}
+
+static int client_cert_remove(struct konctl *k, int argc, char **argv)
+{
+    json_t *answer = NULL;
+    char *path = NULL;
+    struct args a;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 1, 1, client_cert_usage, &a, &r))
+        return r;
+    path = http_path("/api/v1/client-certs", a.pos[0]);
+    if (!path) {
+        konctl_error("out of memory");
+        return KONCTL_EXIT_ERROR;
+    }
+    r = konctl_call(k, "DELETE", path, NULL, &answer);
+    if (r == KONCTL_EXIT_OK && k->json)
+        (void)out_json_print(stdout, answer);
+    else if (r == KONCTL_EXIT_OK)
+        (void)printf("removed the client certificate '%s'\n", a.pos[0]);
+    json_decref(answer);
+    free(path);
+    return r;
+}
+
 int cmd_client_cert(struct konctl *k, int argc, char **argv)
 {
-    static const char *const names[] = {"issue"};
+    static const char *const names[] = {"issue", "list", "import", "remove"};
     int shift = 0;
     int r;
     int i;
 
     i = args_subcommand(argc, argv, names, ARRAY_SIZE(names), NULL, client_cert_usage, &shift, &r);
-    if (i < 0)
+    argc -= shift;
+    argv += shift;
+    switch (i) {
+    case 0:
+        return client_cert_issue(k, argc, argv);
+    case 1:
+        return client_cert_list(k, argc, argv);
+    case 2:
+        return client_cert_import(k, argc, argv);
+    case 3:
+        return client_cert_remove(k, argc, argv);
+    default:
         return r;
-    return client_cert_issue(k, argc - shift, argv + shift);
+    }
 }
 
 /* ---- client-user ------------------------------------------------------------------------ */
 
-/* "/api/v1/client-basic-users/NAME" with NAME escaped. */
 static char *client_user_path(const char *name)
 {
-    char *escaped = http_escape(name);
-    char *path = NULL;
-    size_t size;
-
-    if (!escaped)
-        return NULL;
-    size = strlen("/api/v1/client-basic-users/") + strlen(escaped) + 1;
-    path = malloc(size);
-    if (path)
-        (void)snprintf(path, size, "/api/v1/client-basic-users/%s", escaped);
-    free(escaped);
-    return path;
+    return http_path("/api/v1/client-basic-users", name);
 }
 
 static int client_user_set(struct konctl *k, int argc, char **argv)

@@ -125,6 +125,22 @@ const char *http_client_url(const struct http_client *c)
     return c->url;
 }
 
+char *http_path(const char *prefix, const char *segment)
+{
+    char *escaped = http_escape(segment);
+    char *path = NULL;
+    size_t size;
+
+    if (!escaped)
+        return NULL;
+    size = strlen(prefix) + 1 + strlen(escaped) + 1;
+    path = malloc(size);
+    if (path)
+        (void)snprintf(path, size, "%s/%s", prefix, escaped);
+    free(escaped);
+    return path;
+}
+
 char *http_escape(const char *segment)
 {
     static const char hex[] = "0123456789ABCDEF";

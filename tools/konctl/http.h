@@ -89,6 +89,8 @@ int http_request_stream(struct http_client *c, const char *method, const char *p
 /* Escapes one path segment (a setting or user name). Returns a heap string for free(), or
  * NULL when out of memory. */
 char *http_escape(const char *segment);
+/* "PREFIX/SEGMENT" with SEGMENT escaped as by http_escape(); NULL when out of memory. */
+char *http_path(const char *prefix, const char *segment);
 
 void http_result_done(struct http_result *res);
 

@@ -177,6 +177,12 @@ int report_exit_code(const struct http_result *res);
  * Returns the exit code (report_exit_code). */
 int report_failure(FILE *f, const struct http_result *res, const char *url);
 
+/* ---- local files (files.c) -------------------------------------------------------------- */
+
+/* Reads a whole file of at most max bytes into a NUL-terminated heap buffer (the caller
+ * frees it; wipe it first if it holds a secret). 0, -EFBIG, -ENOMEM, -EIO or fopen's -errno. */
+int file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len);
+
 /* ---- commands (cmd_*.c) ----------------------------------------------------------------- */
 
 /* Each runs one top-level command; argv[0] is the command word. Returns an exit code. */
@@ -195,6 +201,9 @@ int cmd_logout(struct konctl *k, int argc, char **argv);
 int cmd_infomodel(struct konctl *k, int argc, char **argv);
 int cmd_card(struct konctl *k, int argc, char **argv);
 int cmd_terminal(struct konctl *k, int argc, char **argv);
+int cmd_pin(struct konctl *k, int argc, char **argv);
+int cmd_cert(struct konctl *k, int argc, char **argv);
+int cmd_trust(struct konctl *k, int argc, char **argv);
 int cmd_client_cert(struct konctl *k, int argc, char **argv);
 int cmd_client_user(struct konctl *k, int argc, char **argv);
 

@@ -136,8 +136,12 @@ static void issue_and_check(enum soap_key_type type, int want_base_id)
     STACK_OF(X509) *ca = NULL;
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+    EVP_PKEY *new_key = soap_client_key_new(type);
+    X509 *listed = NULL;
 
-    assert_int_equal(soap__client_p12_make(id, "cs1.praxis", "geheim", type, &p12_der, &len), 0);
+    assert_non_null(new_key);
+    assert_int_equal(
+        soap__client_p12_make(id, "cs1.praxis", "geheim", new_key, &listed, &p12_der, &len), 0);
     p = p12_der;
     p12 = d2i_PKCS12(NULL, &p, (long)len);
     assert_non_null(p12);
@@ -145,6 +149,8 @@ static void issue_and_check(enum soap_key_type type, int want_base_id)
     assert_int_equal(PKCS12_parse(p12, "geheim", &key, &cert, &ca), 1);
     assert_int_equal(EVP_PKEY_get_base_id(key), want_base_id);
     assert_int_equal(X509_check_private_key(cert, key), 1);
+    assert_int_equal(EVP_PKEY_eq(key, new_key), 1);
+    assert_int_equal(X509_cmp(cert, listed), 0);
     /* It verifies as a TLS client certificate against the client CA. */
     assert_int_equal(X509_STORE_add_cert(store, id->ca_cert), 1);
     assert_int_equal(X509_STORE_CTX_init(vctx, store, cert, NULL), 1);
@@ -154,7 +160,9 @@ static void issue_and_check(enum soap_key_type type, int want_base_id)
     X509_STORE_free(store);
     sk_X509_pop_free(ca, X509_free);
     X509_free(cert);
+    X509_free(listed);
     EVP_PKEY_free(key);
+    EVP_PKEY_free(new_key);
     PKCS12_free(p12);
     free(p12_der);
 }
@@ -173,14 +181,56 @@ static void client_certificate_arguments_are_checked(void **state)
 {
     uint8_t *p12 = NULL;
     size_t len = 0;
+    EVP_PKEY *key = soap_client_key_new(SOAP_KEY_BRAINPOOL_P256);
+    X509 *cert = NULL;
 
-    assert_int_equal(soap__client_p12_make(id, "", "pw", SOAP_KEY_RSA_2048, &p12, &len), -EINVAL);
-    assert_int_equal(soap__client_p12_make(id, "a b", "pw", SOAP_KEY_RSA_2048, &p12, &len),
-                     -EINVAL);
-    assert_int_equal(soap__client_p12_make(id, "cs1", "", SOAP_KEY_RSA_2048, &p12, &len), -EINVAL);
-    assert_int_equal(soap__client_p12_make(id, "cs1", "pw", SOAP_KEY_TYPE_MAX, &p12, &len),
-                     -EINVAL);
+    assert_null(soap_client_key_new(SOAP_KEY_TYPE_MAX));
+    assert_int_equal(soap__client_p12_make(id, "", "pw", key, &cert, &p12, &len), -EINVAL);
+    assert_int_equal(soap__client_p12_make(id, "a b", "pw", key, &cert, &p12, &len), -EINVAL);
+    assert_int_equal(soap__client_p12_make(id, "cs1", "", key, &cert, &p12, &len), -EINVAL);
+    assert_int_equal(soap__client_p12_make(id, "cs1", "pw", NULL, &cert, &p12, &len), -EINVAL);
     assert_null(p12);
+    assert_null(cert);
+    EVP_PKEY_free(key);
+}
+
+static void listed_client_certificates_survive_a_reload(void **state)
+{
+    struct soap__client_certs *cc = NULL;
+    struct soap_client_cert_info *list = NULL;
+    EVP_PKEY *key = soap_client_key_new(SOAP_KEY_BRAINPOOL_P256);
+    X509 *cert = NULL;
+    uint8_t *p12 = NULL;
+    size_t len = 0, n = 0;
+    char *bad;
+
+    assert_int_equal(soap__client_p12_make(id, "cs9", "pw", key, &cert, &p12, &len), 0);
+    assert_int_equal(soap__client_certs_load(dir, id->ca_cert, &cc), 0);
+    assert_int_equal(soap__client_certs_add(cc, "cs9", cert), 0);
+    assert_true(soap__client_certs_accepts(cc, cert));
+    assert_false(soap__client_certs_accepts(cc, id->ca_cert));
+    cc = soap__client_certs_free(cc);
+    /* A damaged file is skipped, not deleted, and does not stop the others. */
+    bad = fs_path_join(dir, "identity/lan-client-certs/broken.pem");
+    assert_int_equal(fs_write_atomic(bad, "junk", 4, 0644), 0);
+    assert_int_equal(soap__client_certs_load(dir, id->ca_cert, &cc), 0);
+    assert_true(soap__client_certs_accepts(cc, cert));
+    assert_int_equal(soap__client_certs_list(cc, &list, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].name, "cs9");
+    assert_true(list[0].issued);
+    assert_true(fs_exists(bad));
+    assert_int_equal(soap__client_certs_remove(cc, "cs9"), 0);
+    assert_false(soap__client_certs_accepts(cc, cert));
+    cc = soap__client_certs_free(cc);
+    assert_int_equal(soap__client_certs_load(dir, id->ca_cert, &cc), 0);
+    assert_false(soap__client_certs_accepts(cc, cert));
+    soap__client_certs_free(cc);
+    free(list);
+    free(bad);
+    free(p12);
+    X509_free(cert);
+    EVP_PKEY_free(key);
 }
 
 int main(void)
@@ -195,6 +245,7 @@ int main(void)
         cmocka_unit_test(client_certificates_come_as_pkcs12_rsa),
         cmocka_unit_test(client_certificates_come_as_pkcs12_brainpool),
         cmocka_unit_test(client_certificate_arguments_are_checked),
+        cmocka_unit_test(listed_client_certificates_survive_a_reload),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -24,11 +24,13 @@
 
 #include <event2/event.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/ssl.h>
 
 #include "soap/soap_internal.h"
 #include "soap_test.h"
+#include "x509/x509.h"
 
 #define NS_ECHO "urn:konnektord:test:echo"
 /* How long a test waits for an exchange, in real ms; a hang fails instead of blocking CI. */
@@ -577,15 +579,18 @@ static void a_client_that_leaves_makes_the_call_gone(void **state)
 
 /* ---- HTTPS and client authentication ---------------------------------------------------- */
 
-static void issue(enum soap_key_type type, EVP_PKEY **ret_key, X509 **ret_cert)
+static void issue(const char *name, enum soap_key_type type, EVP_PKEY **ret_key, X509 **ret_cert)
 {
     uint8_t *der = NULL;
     size_t len = 0;
     const unsigned char *p;
     PKCS12 *p12;
     STACK_OF(X509) *ca = NULL;
+    EVP_PKEY *key = soap_client_key_new(type);
 
-    assert_int_equal(soap_client_cert_issue(w.srv, "cs1", "pkcs12-pw", type, &der, &len), 0);
+    assert_non_null(key);
+    assert_int_equal(soap_client_cert_issue(w.srv, name, "pkcs12-pw", key, &der, &len), 0);
+    EVP_PKEY_free(key);
     p = der;
     p12 = d2i_PKCS12(NULL, &p, (long)len);
     assert_non_null(p12);
@@ -620,7 +625,7 @@ static void https_with_an_issued_client_certificate_is_served(void **state)
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
 
-    issue(SOAP_KEY_RSA_2048, &key, &cert);
+    issue("cs1", SOAP_KEY_RSA_2048, &key, &cert);
     a.key = key;
     a.cert = cert;
     exchange_post(&a, true, "/ws/Echo", echo_body("Echo", false), NULL);
@@ -632,7 +637,7 @@ static void https_with_an_issued_client_certificate_is_served(void **state)
     cert = NULL;
     /* A brainpool client certificate, in TLS 1.2 (OpenSSL 3.0 has no TLS 1.3 brainpool); the
      * client must offer the curve of its own key, as OpenSSL clients check. */
-    issue(SOAP_KEY_BRAINPOOL_P256, &key, &cert);
+    issue("cs1-ecc", SOAP_KEY_BRAINPOOL_P256, &key, &cert);
     b.key = key;
     b.cert = cert;
     b.max_version = TLS1_2_VERSION;
@@ -644,6 +649,146 @@ static void https_with_an_issued_client_certificate_is_served(void **state)
     EVP_PKEY_free(key);
     free(b.response);
     free(a.response);
+}
+
+/* A self-signed client certificate, as a client system that brings its own would have. */
+static void self_signed(const char *cn, EVP_PKEY **ret_key, X509 **ret_cert, char **ret_pem)
+{
+    static const struct x509_spec spec = {
+        .cn = "own client",
+        .constraints = "critical,CA:FALSE",
+        .key_usage = "critical,digitalSignature",
+        .ext_key_usage = "clientAuth",
+        .days = 30,
+    };
+    struct x509_spec s = spec;
+    BIO *mem = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long len;
+
+    s.cn = cn;
+    *ret_key = EVP_EC_gen("P-256");
+    assert_non_null(*ret_key);
+    assert_int_equal(x509_cert_make(*ret_key, &s, NULL, NULL, ret_cert), 0);
+    assert_int_equal(PEM_write_bio_X509(mem, *ret_cert), 1);
+    len = BIO_get_mem_data(mem, &data);
+    *ret_pem = strndup(data, (size_t)len);
+    BIO_free(mem);
+}
+
+static void client_certificate_list_decides_who_is_served(void **state)
+{
+    struct exchange a = {0}, b = {0}, c = {0}, d = {0};
+    struct soap_client_cert_info *list = NULL;
+    EVP_PKEY *key = NULL, *own_key = NULL;
+    X509 *cert = NULL, *own = NULL;
+    uint8_t *der = NULL;
+    size_t n = 0, len = 0;
+    char *pem = NULL;
+    bool own_seen = false;
+
+    issue("cs2", SOAP_KEY_BRAINPOOL_P256, &key, &cert);
+    assert_int_equal(soap_client_cert_issue(w.srv, "cs2", "pw", key, &der, &len), -EEXIST);
+    assert_null(der);
+    /* A client system's own certificate: refused until imported, served after. */
+    self_signed("own client", &own_key, &own, &pem);
+    a.key = own_key;
+    a.cert = own;
+    exchange_post(&a, true, "/ws/Echo", echo_body("Echo", false), NULL);
+    assert_true(a.handshake_failed || a.status <= 0);
+    assert_int_equal(w.auth_failed, 1);
+    assert_int_equal(soap_client_cert_import(w.srv, "own", pem, strlen(pem)), 0);
+    assert_int_equal(soap_client_cert_import(w.srv, "own", pem, strlen(pem)), -EEXIST);
+    b.key = own_key;
+    b.cert = own;
+    exchange_post(&b, true, "/ws/Echo", echo_body("Echo", false), NULL);
+    assert_int_equal(b.status, 200);
+    assert_int_equal(soap_client_cert_list(w.srv, &list, &n), 0);
+    /* Sorted by name; the earlier tests' certificates are there too (one data directory). */
+    assert_true(n >= 2);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            assert_true(strcmp(list[i - 1].name, list[i].name) < 0);
+        if (strcmp(list[i].name, "cs2") == 0)
+            assert_true(list[i].issued);
+        if (strcmp(list[i].name, "own") != 0)
+            continue;
+        assert_false(list[i].issued);
+        assert_non_null(strstr(list[i].subject, "CN=own client"));
+        assert_true(list[i].not_after_ms > list[i].not_before_ms);
+        assert_int_equal(strlen(list[i].fingerprint), 95);
+        own_seen = true;
+    }
+    assert_true(own_seen);
+    free(list);
+    /* Removed: refused from the next handshake on. */
+    assert_int_equal(soap_client_cert_remove(w.srv, "cs2"), 0);
+    assert_int_equal(soap_client_cert_remove(w.srv, "cs2"), -ENOENT);
+    c.key = key;
+    c.cert = cert;
+    c.max_version = TLS1_2_VERSION;
+    c.groups = "brainpoolP256r1:P-256:X25519";
+    exchange_post(&c, true, "/ws/Echo", echo_body("Echo", false), NULL);
+    assert_true(c.handshake_failed || c.status <= 0);
+    assert_int_equal(w.auth_failed, 2);
+    d.key = own_key;
+    d.cert = own;
+    exchange_post(&d, true, "/ws/Echo", echo_body("Echo", false), NULL);
+    assert_int_equal(d.status, 200);
+    free(pem);
+    X509_free(own);
+    EVP_PKEY_free(own_key);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    free(d.response);
+    free(c.response);
+    free(b.response);
+    free(a.response);
+}
+
+static void imports_take_only_client_certificates(void **state)
+{
+    static const struct x509_spec ca_spec = {
+        .cn = "some CA",
+        .constraints = "critical,CA:TRUE",
+        .key_usage = "critical,keyCertSign",
+        .days = 30,
+    };
+    static const struct x509_spec server_spec = {
+        .cn = "a server",
+        .constraints = "critical,CA:FALSE",
+        .key_usage = "critical,digitalSignature",
+        .ext_key_usage = "serverAuth",
+        .days = 30,
+    };
+    const struct x509_spec *specs[] = {&ca_spec, &server_spec};
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    static const char junk[] = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    struct soap_client_cert_info *list = NULL;
+    size_t before = 0, after = 0;
+
+    assert_int_equal(soap_client_cert_list(w.srv, &list, &before), 0);
+    free(list);
+    for (size_t i = 0; i < ARRAY_SIZE(specs); i++) {
+        X509 *cert = NULL;
+        BIO *mem = BIO_new(BIO_s_mem());
+        char *data = NULL;
+        long len;
+
+        assert_int_equal(x509_cert_make(key, specs[i], NULL, NULL, &cert), 0);
+        assert_int_equal(PEM_write_bio_X509(mem, cert), 1);
+        len = BIO_get_mem_data(mem, &data);
+        assert_int_equal(soap_client_cert_import(w.srv, "x", data, (size_t)len), -EBADMSG);
+        BIO_free(mem);
+        X509_free(cert);
+    }
+    assert_int_equal(soap_client_cert_import(w.srv, "x", junk, strlen(junk)), -EBADMSG);
+    assert_int_equal(soap_client_cert_import(w.srv, "x", "", 0), -EBADMSG);
+    assert_int_equal(soap_client_cert_import(w.srv, "../x", junk, strlen(junk)), -EINVAL);
+    assert_int_equal(soap_client_cert_list(w.srv, &list, &after), 0);
+    assert_int_equal(after, before);
+    free(list);
+    EVP_PKEY_free(key);
 }
 
 static void basic_auth_mode_checks_the_password(void **state)
@@ -787,6 +932,8 @@ int main(void)
                                         setup, NULL),
         cmocka_unit_test_setup_teardown(https_with_an_issued_client_certificate_is_served, setup,
                                         NULL),
+        cmocka_unit_test_setup_teardown(client_certificate_list_decides_who_is_served, setup, NULL),
+        cmocka_unit_test_setup_teardown(imports_take_only_client_certificates, setup, NULL),
         cmocka_unit_test_setup_teardown(basic_auth_mode_checks_the_password, setup, NULL),
         cmocka_unit_test_setup_teardown(without_mandatory_client_auth_https_is_open, setup, NULL),
         cmocka_unit_test_setup_teardown(the_server_picks_the_identity_the_client_can_use, setup,
