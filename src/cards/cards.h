@@ -94,12 +94,17 @@ struct cards_card {
     int64_t insert_time_ms;
 };
 
+/* What a terminal's display shows: DisplayMsg of CardTerminalService.xsd, at most 48
+ * characters, i.e. up to 4 * 48 bytes of UTF-8. */
+#define CARDS_DISPLAY_MAX (4 * 48)
+
 struct cards_terminal {
     char id[STORE_ENTITY_ID_MAX + 1];
     char name[STORE_ENTITY_ID_MAX + 1];
     unsigned slots;
     bool connected;
     bool active;
+    char display[CARDS_DISPLAY_MAX + 1]; /* "" when the display is idle */
 };
 
 struct cards;
@@ -164,6 +169,110 @@ int cards_import_p12(struct cards *c, const char *name, const void *p12, size_t 
  * catalog. -ENOENT if the card has no such certificate. */
 int cards_card_certificate(const struct cards *c, const char *card_name, const char *key_ref,
                            const char *algorithm, const uint8_t **ret_der, size_t *ret_len);
+
+/* Shows text on a terminal's display (display.c); "" or NULL clears it. Text longer than
+ * CARDS_DISPLAY_MAX bytes is cut at a character boundary. -ENOENT unknown terminal. Not
+ * persisted: a display is empty after a restart. */
+int cards_terminal_display_set(struct cards *c, const char *ct_id, const char *text);
+
+/* ---- trust space and revocation (trust.c, revocation.c) ---------------------------------
+ * The trust space is what VerifyCertificate checks against: the CAs of the test PKI plus CA
+ * certificates an administrator imported (the gematik TEST-ONLY CAs; their PKCS#12 files
+ * carry no chain), kept in DATA/trust/imported-cas.pem. Every CA of the trust space is a
+ * trust anchor, as the TSL makes each listed CA one. The simulated OCSP responder answers
+ * per certificate from a table keyed by issuer and serial (DATA/world/revocation.json);
+ * certificates not in the table are "good". */
+
+enum cards_revocation {
+    CARDS_REVOCATION_GOOD,
+    CARDS_REVOCATION_REVOKED,
+    CARDS_REVOCATION_UNKNOWN, /* the responder does not know it: no decision possible */
+    CARDS_REVOCATION_MAX
+};
+
+/* "good", "revoked", "unknown". */
+const char *cards_revocation_to_string(enum cards_revocation r);
+int cards_revocation_from_string(const char *s, enum cards_revocation *ret);
+
+/* An issuer (RFC 4514 string, as OpenSSL's XN_FLAG_RFC2253 writes it) and serial (lower-case
+ * hex without leading zeros) name a certificate for the revocation table. */
+#define CARDS_ISSUER_MAX 512
+#define CARDS_SERIAL_MAX 64
+
+struct cards_cert_id {
+    char issuer[CARDS_ISSUER_MAX + 1];
+    char serial[CARDS_SERIAL_MAX + 1];
+};
+
+/* Issuer and serial of a DER certificate. -EBADMSG if it is not one, -E2BIG if a name is
+ * too long for the fields. */
+int cards_cert_id_of(const uint8_t *der, size_t len, struct cards_cert_id *ret_id);
+
+/* Sets the simulated OCSP answer for a certificate; revoking records the connector time as
+ * the revocation time; "good" removes the entry. Saved at once. -EINVAL bad id. */
+int cards_revocation_set(struct cards *c, const struct cards_cert_id *id,
+                         enum cards_revocation status);
+/* The answer for a certificate, and when it was revoked (0 unless revoked). */
+enum cards_revocation cards_revocation_get(const struct cards *c, const struct cards_cert_id *id,
+                                           int64_t *ret_revoked_ms);
+/* Entries of the table (every one not "good"), in the order they were set. */
+size_t cards_revocation_count(const struct cards *c);
+int cards_revocation_at(const struct cards *c, size_t i, struct cards_cert_id *ret_id,
+                        enum cards_revocation *ret_status, int64_t *ret_revoked_ms);
+
+/* Imports the CA certificates of a PEM text into the trust space (DATA/trust). Only CA
+ * certificates (basicConstraints CA:TRUE) are taken; ones already present are skipped.
+ * *ret_added counts the new ones. -EBADMSG: no certificate in the text; -EINVAL: a
+ * certificate is not a CA (nothing is imported then). */
+int cards_trust_import_pem(struct cards *c, const char *pem, size_t len, size_t *ret_added);
+
+/* One CA of the trust space, for listings. */
+struct cards_trust_ca {
+    char subject[CARDS_ISSUER_MAX + 1];
+    char issuer[CARDS_ISSUER_MAX + 1];
+    char serial[CARDS_SERIAL_MAX + 1];
+    char sha256[65];
+    int64_t not_after_ms;
+    bool imported; /* false: the test PKI's */
+};
+size_t cards_trust_count(struct cards *c);
+int cards_trust_at(struct cards *c, size_t i, struct cards_trust_ca *ret_ca);
+
+/* VerifyCertificate's outcome (CertificateService.xsd VerificationResultType). */
+enum cards_verify_result { CARDS_VERIFY_VALID, CARDS_VERIFY_INCONCLUSIVE, CARDS_VERIFY_INVALID };
+
+/* Why a certificate is not VALID: CheckCertificateDetailEnum of CertificateServiceCommon.xsd. */
+enum cards_verify_detail {
+    CARDS_VERIFY_DETAIL_NONE,
+    CARDS_VERIFY_DETAIL_BAD_FORMAT,       /* CERT_BAD_FORMAT */
+    CARDS_VERIFY_DETAIL_BUILD_CHAIN,      /* BUILD_CHAIN_FAILED */
+    CARDS_VERIFY_DETAIL_SIG_ERROR,        /* CERT_SIG_ERROR */
+    CARDS_VERIFY_DETAIL_EXPIRED,          /* CERT_EXPIRED (or not yet valid) */
+    CARDS_VERIFY_DETAIL_REVOKED,          /* CERT_REVOKED */
+    CARDS_VERIFY_DETAIL_REVOCATION_CHECK, /* CHECK_REVOCATION_FAILED: status unknown */
+    CARDS_VERIFY_DETAIL_MAX
+};
+
+/* "CERT_BAD_FORMAT", ...; "" for NONE. */
+const char *cards_verify_detail_to_string(enum cards_verify_detail d);
+
+#define CARDS_ROLES_MAX 8
+#define CARDS_ROLE_MAX 100
+
+struct cards_verification {
+    enum cards_verify_result result;
+    enum cards_verify_detail detail;
+    /* Profession OIDs of the admission extension (the certificate's roles). */
+    char roles[CARDS_ROLES_MAX][CARDS_ROLE_MAX + 1];
+    size_t n_roles;
+};
+
+/* Verifies a DER certificate at wall time at_ms against the trust space and the simulated
+ * OCSP answers: INVALID for bad format, no chain, a bad signature, outside its validity, or
+ * revoked at or before at_ms; INCONCLUSIVE when the responder answers "unknown"; VALID
+ * otherwise. Returns 0 (the outcome is in *ret) or -ENOMEM. */
+int cards_cert_verify(struct cards *c, const uint8_t *der, size_t len, int64_t at_ms,
+                      struct cards_verification *ret);
 
 /* The trust anchors of the test PKI (PEM), for the CertificateService and tests. */
 const char *cards_pki_roots_pem(const struct cards *c);

@@ -133,7 +133,22 @@ struct cards {
     uint64_t sub_id;
     OSSL_LIB_CTX *p12_ctx; /* default + legacy providers, for old PKCS#12 (import.c) */
     OSSL_PROVIDER *p12_providers[2];
+    struct cards__trust *trust; /* trust.c: trust space and revocation table */
 };
+
+/* trust.c: the trust space and the revocation table of c, loaded at first use (NULL on
+ * allocation failure); freed by cards_close(). */
+struct cards__trust *cards__trust_get(struct cards *c);
+struct cards__trust *cards__trust_free(struct cards__trust *t);
+
+/* revocation.c: the simulated OCSP answers, DATA/world/revocation.json. A missing file is
+ * an empty table; a damaged one is set aside (.damaged) with a warning and the table starts
+ * empty. NULL on allocation failure. */
+struct cards__revs;
+struct cards__revs *cards__revs_open(const char *world_dir);
+struct cards__revs *cards__revs_free(struct cards__revs *r);
+/* trust.c: the table of c (loaded with the trust space), NULL on allocation failure. */
+struct cards__revs *cards__revs_get(struct cards *c);
 
 /* catalog.c */
 /* Writes a private key as unencrypted PKCS#8 PEM, mode 0600, atomically. */

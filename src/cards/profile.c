@@ -35,6 +35,8 @@
 
 #define OID_GEM_OR_CP "1.2.276.0.76.4.163"
 #define OID_QCP_N_QSCD "0.4.0.194112.1.2"
+/* oid_egk_enc (gemSpec_OID); the test identities carry only eGK AUT certificates. */
+#define OID_EGK_ENC "1.2.276.0.76.4.68"
 
 /* The version of the card's object system: COS G2.1. */
 #define CARD_VERSION "4.4.0"
@@ -83,14 +85,20 @@ struct cert_spec {
     const char *eku;
 };
 
+/* Every key reference ReadCardCertificate can name for a card kind (CertRefEnum C.AUT, C.ENC,
+ * C.SIG, C.QES; certificate_service.c maps them). */
 static const struct cert_spec egk_certs[] = {
     {"C.CH.AUT", "1.2.276.0.76.4.70", OID_GEM_OR_CP, "critical,digitalSignature",
      "critical,digitalSignature", NULL},
+    {"C.CH.ENC", OID_EGK_ENC, OID_GEM_OR_CP, "critical,keyEncipherment,dataEncipherment",
+     "critical,keyAgreement", NULL},
 };
 
 static const struct cert_spec hba_certs[] = {
     {"C.HP.AUT", "1.2.276.0.76.4.75", NULL, "critical,digitalSignature,keyEncipherment",
      "critical,digitalSignature,keyAgreement", "clientAuth,emailProtection"},
+    {"C.HP.ENC", "1.2.276.0.76.4.74", NULL, "critical,keyEncipherment,dataEncipherment",
+     "critical,keyAgreement", NULL},
     {"C.HP.QES", "1.2.276.0.76.4.72", OID_QCP_N_QSCD, "critical,nonRepudiation",
      "critical,nonRepudiation", NULL},
 };

@@ -252,6 +252,8 @@ static int sync(struct cards *c, bool events)
         const struct cards_terminal *prev = terminal_find(c, col.terms[i].id);
 
         col.terms[i].connected = prev ? prev->connected : true;
+        if (prev) /* what its display shows outlives a change of the info model */
+            memcpy(col.terms[i].display, prev->display, sizeof(prev->display));
     }
     c->terms = col.terms;
     c->n_terms = col.n;
@@ -492,6 +494,7 @@ struct cards *cards_close(struct cards *c)
     free(c->cat);
     free(c->terms);
     cards__pki_free(c->pki);
+    cards__trust_free(c->trust);
     cards__import_done(c);
     free(c->world_file);
     free(c->cards_dir);

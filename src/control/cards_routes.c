@@ -24,8 +24,8 @@
 #include <openssl/evp.h>
 
 /* Key references and algorithms a card may have certificates for (cards.h). */
-static const char *const key_refs[] = {"C.CH.AUT",  "C.HP.AUT",  "C.HP.ENC",  "C.HP.QES",
-                                       "C.HCI.AUT", "C.HCI.ENC", "C.HCI.OSIG"};
+static const char *const key_refs[] = {"C.CH.AUT", "C.CH.ENC",  "C.HP.AUT",  "C.HP.ENC",
+                                       "C.HP.QES", "C.HCI.AUT", "C.HCI.ENC", "C.HCI.OSIG"};
 static const char *const algorithms[] = {"RSA", "ECC"};
 
 /* The world, or NULL after answering 503 (invariant 1). */
@@ -90,8 +90,9 @@ static json_t *terminal_json(const struct cards *w, const struct cards_terminal 
                 cards, json_pack("{s:i,s:s,s:s,s:s}", "slot", (int)s, "card", card->name, "type",
                                  cards_type_to_string(card->type), "handle", card->handle));
     }
-    return json_pack("{s:s,s:s,s:i,s:b,s:b,s:o}", "id", t->id, "name", t->name, "slots",
-                     (int)t->slots, "connected", t->connected, "active", t->active, "cards", cards);
+    return json_pack("{s:s,s:s,s:i,s:b,s:b,s:s,s:o}", "id", t->id, "name", t->name, "slots",
+                     (int)t->slots, "connected", t->connected, "active", t->active, "display",
+                     t->display, "cards", cards);
 }
 
 static void get_cards(struct mgmt_request *req, void *arg)
@@ -290,6 +291,22 @@ static void post_import(struct mgmt_request *req, void *arg)
     }
 }
 
+/* One terminal, with what its display shows (CardTerminalService RequestCard). */
+static void get_terminal(struct mgmt_request *req, void *arg)
+{
+    struct cards *w = world(arg, req);
+    const char *id = mgmt_request_arg(req, 0);
+    const struct cards_terminal *t = w ? cards_terminal_find(w, id) : NULL;
+
+    if (!w)
+        return;
+    if (!t) {
+        mgmt_reply_error(req, 404, "not_found", "no card terminal '%.64s'", id);
+        return;
+    }
+    mgmt_reply_json(req, 200, terminal_json(w, t));
+}
+
 static void put_terminal(struct mgmt_request *req, void *arg)
 {
     struct cards *w = world(arg, req);
@@ -322,6 +339,7 @@ static const struct {
     {MGMT_POST, "/control/v1/cards/remove", post_remove},
     {MGMT_POST, "/control/v1/cards/import", post_import},
     {MGMT_GET, "/control/v1/terminals", get_terminals},
+    {MGMT_GET, "/control/v1/terminals/*", get_terminal},
     {MGMT_PUT, "/control/v1/terminals/*", put_terminal},
 };
 

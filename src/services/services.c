@@ -104,6 +104,14 @@ int services_start(const struct services_deps *deps, struct services **ret_servi
         goto fail;
     }
     log_msg(LOG_LEVEL_INFO, "services: EventService 7.2 registered, subscription list empty");
+    r = services__ct_service_start(s);
+    if (r == 0)
+        r = services__cert_service_start(s);
+    if (r < 0) {
+        log_errno(LOG_LEVEL_ERROR, r,
+                  "services: cannot register the CardTerminalService or CertificateService");
+        goto fail;
+    }
     *ret_services = s;
     return 0;
 fail:
@@ -117,6 +125,8 @@ struct services *services_stop(struct services *s)
         return NULL;
     if (s->bus_subscribed)
         (void)evt_bus_unsubscribe(s->deps.bus, s->bus_sub_id);
+    services__ct_service_stop(s);
+    services__cert_service_stop(s);
     s->cetp = services__cetp_free(s->cetp);
     s->boot_sinks = services__boot_sinks_free(s->boot_sinks);
     s->subs = services__subs_free(s->subs);

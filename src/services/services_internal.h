@@ -247,6 +247,8 @@ struct services {
     int64_t vpn_since_ms;          /* wall time it was first seen */
     int64_t ec_changed_ms[EC_MAX]; /* wall time of each condition's last event, 0 if none */
     struct soap_operation ops[7];  /* registered with the SOAP server; must outlive it */
+    struct services_ct *ct;        /* the CardTerminalService (card_terminal_service.c) */
+    struct services_certs *certs;  /* the CertificateService (certificate_service.c) */
 };
 
 /* Registers the EventService's operations with the SOAP server. */
@@ -267,5 +269,31 @@ int services__write_card_terminal(struct services *s, xmlTextWriterPtr w,
                                   const struct cards_terminal *t, const char *mandant_id);
 int services__write_card(xmlTextWriterPtr w, const struct cards_card *card);
 int services__write_connector(struct services *s, xmlTextWriterPtr w);
+
+/* ---- CardTerminalService v1.1 and CertificateService v6.0 ------------------------------ */
+
+/* RequestCard without TimeOut waits this long, and at most SERVICES_CT_TIMEOUT_MAX_S (s). */
+#define SERVICES_CT_TIMEOUT_DEFAULT_S 20
+#define SERVICES_CT_TIMEOUT_MAX_S 3600
+
+/* card_terminal_service.c: registers RequestCard and EjectCard and watches the bus for
+ * CARD/INSERTED and CT/DISCONNECTED. stop answers every waiting RequestCard (4001) and
+ * frees it all; it accepts s->ct NULL. */
+int services__ct_service_start(struct services *s);
+void services__ct_service_stop(struct services *s);
+
+/* certificate_service.c: registers ReadCardCertificate, VerifyCertificate and
+ * CheckCertificateExpiration; stop frees them (s->certs may be NULL). */
+int services__cert_service_start(struct services *s);
+void services__cert_service_stop(struct services *s);
+
+/* call_helpers.c: helpers the service files share. */
+/* Copies text without surrounding XML whitespace. -ENOENT if text is NULL, -E2BIG if it does
+ * not fit buf. */
+int services__trimmed(const char *text, char *buf, size_t size);
+/* Runs TUC_KON_000 (services__context_check); answers the call with a fault naming the field
+ * at fault and returns false if access is refused. */
+bool services__context_ok(struct services *s, struct soap_call *call, const char *handle,
+                          const char *ct_id, unsigned flags);
 
 #endif

@@ -42,11 +42,13 @@ static const char card_usage[] =
 
 static const char terminal_usage[] =
     "Usage: konctl terminal list\n"
+    "       konctl terminal show ID\n"
     "       konctl terminal connect ID\n"
     "       konctl terminal disconnect ID\n"
     "\n"
     "list        the card terminals of the info model: slots, connected, active, and the\n"
     "            cards in their slots (the default)\n"
+    "show        one terminal, with the text its display shows (a waiting RequestCard's)\n"
     "connect     connect terminal ID again (CT/CONNECTED)\n"
     "disconnect  cut terminal ID off: its cards are removed (CARD/REMOVED), CT/DISCONNECTED\n"
     "            follows, and an active terminal raises EC_CardTerminal_Not_Available(ID)\n";
@@ -412,6 +414,59 @@ out:
     return r;
 }
 
+/* "/control/v1/terminals/ID" (heap) or NULL. */
+static char *terminal_path(const char *id)
+{
+    char *escaped = http_escape(id);
+    size_t size = escaped ? strlen("/control/v1/terminals/") + strlen(escaped) + 1 : 0;
+    char *path = escaped ? malloc(size) : NULL;
+
+    if (path)
+        (void)snprintf(path, size, "/control/v1/terminals/%s", escaped);
+    free(escaped);
+    return path;
+}
+
+static int terminal_show(struct konctl *k, int argc, char **argv)
+{
+    json_t *answer = NULL;
+    char *path = NULL;
+    struct args a;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 1, 1, terminal_usage, &a, &r))
+        return r;
+    path = terminal_path(a.pos[0]);
+    if (!path) {
+        konctl_error("out of memory");
+        return KONCTL_EXIT_ERROR;
+    }
+    r = konctl_call(k, "GET", path, NULL, &answer);
+    free(path);
+    if (r != KONCTL_EXIT_OK)
+        return r;
+    if (k->json) {
+        (void)out_json_print(stdout, answer);
+    } else {
+        const char *display = json_string_value(json_object_get(answer, "display"));
+        char cards[512];
+
+        cards_text(json_object_get(answer, "cards"), cards, sizeof(cards));
+        (void)printf("id:         %s\n", json_string_value(json_object_get(answer, "id")));
+        (void)printf("name:       %s\n", json_string_value(json_object_get(answer, "name")));
+        (void)printf("slots:      %" JSON_INTEGER_FORMAT "\n",
+                     json_integer_value(json_object_get(answer, "slots")));
+        (void)printf("connected:  %s\n",
+                     json_is_true(json_object_get(answer, "connected")) ? "yes" : "no");
+        (void)printf("active:     %s\n",
+                     json_is_true(json_object_get(answer, "active")) ? "yes" : "no");
+        (void)printf("cards:      %s\n", cards);
+        (void)printf("display:    %s\n", display && display[0] ? display : "-");
+    }
+    json_decref(answer);
+    return r;
+}
+
 static int terminal_connect(struct konctl *k, int argc, char **argv, bool connected)
 {
     json_t *answer = NULL;
@@ -456,7 +511,7 @@ out:
 
 int cmd_terminal(struct konctl *k, int argc, char **argv)
 {
-    static const char *const names[] = {"list", "connect", "disconnect"};
+    static const char *const names[] = {"list", "connect", "disconnect", "show"};
     int shift = 0;
     int r;
     int i;
@@ -471,6 +526,8 @@ int cmd_terminal(struct konctl *k, int argc, char **argv)
         return terminal_connect(k, argc, argv, true);
     case 2:
         return terminal_connect(k, argc, argv, false);
+    case 3:
+        return terminal_show(k, argc, argv);
     default:
         return r;
     }

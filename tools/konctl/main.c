@@ -60,7 +60,13 @@ static const char usage_text[] =
     "  card import FILE.p12 --name NAME [--password P]\n"
     "                                  add a gematik test identity as a card\n"
     "  terminal list                   the simulated card terminals and their slots\n"
+    "  terminal show ID                one terminal: slots, cards, what its display shows\n"
     "  terminal connect|disconnect ID  connect or cut off a terminal\n"
+    "  cert status|revoke|unrevoke|unknown (--card C --ref R [--alg A] | --file F.pem |\n"
+    "       --issuer DN --serial HEX)  the simulated OCSP answer for a certificate\n"
+    "  cert list                       certificates whose OCSP answer is not 'good'\n"
+    "  trust list                      the CAs VerifyCertificate trusts\n"
+    "  trust import FILE.pem           add CA certificates (gematik TEST-ONLY CAs)\n"
     "  client-cert issue NAME --out FILE.p12 [--type rsa|ecc] [--password P]\n"
     "                                  a client certificate for practice software (PKCS#12)\n"
     "  client-user set NAME [--password P]\n"
@@ -120,6 +126,8 @@ static const struct command commands[] = {
     {"infomodel", cmd_infomodel},
     {"card", cmd_card},
     {"terminal", cmd_terminal},
+    {"cert", cmd_cert},
+    {"trust", cmd_trust},
     {"client-cert", cmd_client_cert},
     {"client-user", cmd_client_user},
 };
