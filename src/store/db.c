@@ -169,6 +169,9 @@ static const char *const stmt_sql[STORE__STMT_MAX] = {
                                   "AND (?2 IS NULL OR a = ?2) AND (?3 IS NULL OR b = ?3) "
                                   "ORDER BY a, b",
     [STORE__STMT_RELATION_CLEAR] = "DELETE FROM relations",
+    [STORE__STMT_BEGIN_READ] = "BEGIN",
+    [STORE__STMT_ENTITY_LOAD] = "SELECT kind, id, name, slots, active FROM entities",
+    [STORE__STMT_RELATION_LOAD] = "SELECT rel, a, b FROM relations",
 };
 
 int store__sqlite_errno(int rc)
@@ -212,6 +215,11 @@ static int step_once(struct store *st, enum store__stmt which)
 int store__tx_begin(struct store *st)
 {
     return step_once(st, STORE__STMT_BEGIN);
+}
+
+int store__tx_begin_read(struct store *st)
+{
+    return step_once(st, STORE__STMT_BEGIN_READ);
 }
 
 int store__tx_commit(struct store *st)
@@ -418,6 +426,9 @@ int store_open(const char *path, struct store **ret_store)
                 sqlite3_errmsg(st->db));
         goto out;
     }
+    /* The info model's reads come from memory from now on (infomodel_mem.c); if this load
+     * fails they read SQLite and the next read tries again. */
+    (void)store__im_get(st);
     *ret_store = st;
     st = NULL;
     r = 0;
@@ -435,6 +446,7 @@ struct store *store_close(struct store *st)
     /* With every statement finalized, close cannot fail with SQLITE_BUSY; in WAL mode the
      * last connection checkpoints and removes the -wal file here. */
     (void)sqlite3_close(st->db);
+    (void)store__im_free(st->im);
     free(st->values);
     free(st);
     return NULL;

@@ -12,7 +12,9 @@
  *     mandant-smb. Deleting an entity deletes its relations in the same statement.
  *  3. Every change is one transaction: a single statement in autocommit mode, or, for seed
  *     and reset, one BEGIN IMMEDIATE ... COMMIT that is rolled back on any failure.
- *  4. foreach reads all rows before it calls fn, so fn may change the info model. */
+ *  4. foreach reads all rows before it calls fn, so fn may change the info model.
+ *  5. Reads come from the in-memory copy (infomodel_mem.c) when there is one, else from
+ *     SQLite, with the same answers; every write drops the copy before it writes. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +208,7 @@ static int write_texts(struct store *st, enum store__stmt which, const char *con
     int rc;
     int r;
 
+    store__im_invalidate(st);
     r = bind_texts(s, texts, n);
     if (r < 0)
         goto out;
@@ -260,6 +263,7 @@ static int insert_ct(struct store *st, const struct store_ct *ct)
     int rc = SQLITE_NOMEM;
     int r = 0;
 
+    store__im_invalidate(st);
     if (sqlite3_bind_text(s, 1, entity_names[STORE_ENTITY_CARD_TERMINAL], -1, SQLITE_STATIC) ==
             SQLITE_OK &&
         sqlite3_bind_text(s, 2, ct->id, -1, SQLITE_STATIC) == SQLITE_OK &&
@@ -317,35 +321,19 @@ int store_entity_delete(struct store *st, enum store_entity kind, const char *id
 
 bool store_entity_exists(struct store *st, enum store_entity kind, const char *id)
 {
+    const struct store__im *im;
+
     if (!st || (unsigned)kind >= STORE_ENTITY_MAX || !store_entity_id_is_valid(id))
         return false;
+    im = store__im_get(st);
+    if (im)
+        return store__im_entity_exists(im, kind, id);
     return has_row(st, STORE__STMT_ENTITY_EXISTS, (const char *const[]){entity_names[kind], id}, 2);
-}
-
-/* A growable list of ids, or of (a, b) pairs, read before any callback runs (invariant 4). */
-struct id_list {
-    char (*ids)[STORE_ENTITY_ID_MAX + 1];
-    size_t n, cap;
-};
-
-static int id_list_add(struct id_list *l, const char *id)
-{
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? 2 * l->cap : 16;
-        char(*grown)[STORE_ENTITY_ID_MAX + 1] = realloc(l->ids, ncap * sizeof(*l->ids));
-
-        if (!grown)
-            return -ENOMEM;
-        l->ids = grown;
-        l->cap = ncap;
-    }
-    (void)str_copy(l->ids[l->n++], sizeof(l->ids[0]), id);
-    return 0;
 }
 
 /* Reads every row of a list statement into l, taking columns 0..n_cols-1 of each row as ids.
  * A row with an invalid id is skipped with a warning (invariant 1). */
-static int read_ids(struct store *st, sqlite3_stmt *s, size_t n_cols, struct id_list *l)
+static int read_ids(struct store *st, sqlite3_stmt *s, size_t n_cols, struct store__ids *l)
 {
     int rc;
     int r = 0;
@@ -360,7 +348,7 @@ static int read_ids(struct store *st, sqlite3_stmt *s, size_t n_cols, struct id_
             continue;
         }
         for (size_t i = 0; i < n_cols && r == 0; i++)
-            r = id_list_add(l, (const char *)sqlite3_column_text(s, (int)i));
+            r = store__ids_add(l, (const char *)sqlite3_column_text(s, (int)i));
         if (r < 0)
             return r;
     }
@@ -370,28 +358,39 @@ static int read_ids(struct store *st, sqlite3_stmt *s, size_t n_cols, struct id_
 int store_entity_foreach(struct store *st, enum store_entity kind,
                          void (*fn)(const char *id, void *arg), void *arg)
 {
-    struct id_list l = {0};
+    const struct store__im *im;
+    struct store__ids l = {0};
     sqlite3_stmt *s;
     int r;
 
     if (!st || (unsigned)kind >= STORE_ENTITY_MAX || !fn)
         return -EINVAL;
-    s = store__stmt(st, STORE__STMT_ENTITY_LIST);
-    r = bind_texts(s, (const char *const[]){entity_names[kind]}, 1);
-    if (r == 0)
-        r = read_ids(st, s, 1, &l);
-    /* Reset before the callbacks: no read transaction stays open while fn runs. */
-    done(s);
+    im = store__im_get(st);
+    if (im) {
+        r = store__im_entity_collect(im, kind, &l);
+    } else {
+        s = store__stmt(st, STORE__STMT_ENTITY_LIST);
+        r = bind_texts(s, (const char *const[]){entity_names[kind]}, 1);
+        if (r == 0)
+            r = read_ids(st, s, 1, &l);
+        /* Reset before the callbacks: no read transaction stays open while fn runs. */
+        done(s);
+    }
     for (size_t i = 0; r == 0 && i < l.n; i++)
         fn(l.ids[i], arg);
-    free(l.ids);
+    store__ids_done(&l);
     return r;
 }
 
 size_t store_entity_count(struct store *st, enum store_entity kind)
 {
+    const struct store__im *im;
+
     if (!st || (unsigned)kind >= STORE_ENTITY_MAX)
         return 0;
+    im = store__im_get(st);
+    if (im)
+        return store__im_entity_count(im, kind);
     return count_rows(st, STORE__STMT_ENTITY_COUNT, (const char *const[]){entity_names[kind]}, 1);
 }
 
@@ -399,6 +398,7 @@ size_t store_entity_count(struct store *st, enum store_entity kind)
 
 int store_ct_get(struct store *st, const char *id, struct store_ct *ret_ct)
 {
+    const struct store__im *im;
     struct store_ct ct = {0};
     sqlite3_stmt *s;
     int64_t slots;
@@ -407,6 +407,9 @@ int store_ct_get(struct store *st, const char *id, struct store_ct *ret_ct)
 
     if (!st || !store_entity_id_is_valid(id) || !ret_ct)
         return -EINVAL;
+    im = store__im_get(st);
+    if (im)
+        return store__im_ct_get(im, id, ret_ct);
     s = store__stmt(st, STORE__STMT_CT_SELECT);
     if (bind_texts(s, (const char *const[]){id}, 1) < 0) {
         r = -ENOMEM;
@@ -448,6 +451,7 @@ int store_ct_update(struct store *st, const struct store_ct *ct)
 
     if (!st || !ct_is_valid(ct))
         return -EINVAL;
+    store__im_invalidate(st);
     s = store__stmt(st, STORE__STMT_CT_UPDATE);
     if (sqlite3_bind_text(s, 1, ct->id, -1, SQLITE_STATIC) == SQLITE_OK &&
         sqlite3_bind_text(s, 2, ct->name, -1, SQLITE_STATIC) == SQLITE_OK &&
@@ -509,8 +513,13 @@ int store_relation_delete(struct store *st, enum store_relation rel, const char 
 
 bool store_relation_exists(struct store *st, enum store_relation rel, const char *a, const char *b)
 {
+    const struct store__im *im;
+
     if (!relation_args_are_valid(st, rel, a, b))
         return false;
+    im = store__im_get(st);
+    if (im)
+        return store__im_relation_exists(im, rel, a, b);
     return has_row(st, STORE__STMT_RELATION_EXISTS,
                    (const char *const[]){relations[rel].name, a, b}, 3);
 }
@@ -518,7 +527,8 @@ bool store_relation_exists(struct store *st, enum store_relation rel, const char
 int store_relation_foreach(struct store *st, enum store_relation rel, const char *a, const char *b,
                            void (*fn)(const char *a, const char *b, void *arg), void *arg)
 {
-    struct id_list l = {0};
+    const struct store__im *im;
+    struct store__ids l = {0};
     sqlite3_stmt *s;
     int r;
 
@@ -527,14 +537,19 @@ int store_relation_foreach(struct store *st, enum store_relation rel, const char
     /* An invalid id cannot be stored (invariant 1): it matches nothing. */
     if ((a && !store_entity_id_is_valid(a)) || (b && !store_entity_id_is_valid(b)))
         return 0;
-    s = store__stmt(st, STORE__STMT_RELATION_LIST);
-    r = bind_texts(s, (const char *const[]){relations[rel].name, a, b}, 3);
-    if (r == 0)
-        r = read_ids(st, s, 2, &l);
-    done(s);
+    im = store__im_get(st);
+    if (im) {
+        r = store__im_relation_collect(im, rel, a, b, &l);
+    } else {
+        s = store__stmt(st, STORE__STMT_RELATION_LIST);
+        r = bind_texts(s, (const char *const[]){relations[rel].name, a, b}, 3);
+        if (r == 0)
+            r = read_ids(st, s, 2, &l);
+        done(s);
+    }
     for (size_t i = 0; r == 0 && i + 1 < l.n; i += 2)
         fn(l.ids[i], l.ids[i + 1], arg);
-    free(l.ids);
+    store__ids_done(&l);
     return r;
 }
 

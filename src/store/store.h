@@ -131,6 +131,12 @@ size_t store_user_count_role(struct store *st, enum store_role role);
 
 /* ---- info model (TIP1-A_4522, TIP1-A_4526; digest section 1.3) ------------------------- */
 
+/* The reads below (exists, foreach, count, store_ct_get) are answered from an in-memory copy
+ * that every write below drops and the next read reloads (infomodel_mem.c), so the SOAP
+ * context checks cost no SQLite transaction. The store is the only writer of config.db while
+ * the daemon runs; a change another process makes is seen after this store's next info
+ * model write, or after a reopen. */
+
 /* The persistent entities. Ids are 1..64 characters of [A-Za-z0-9._-] (ConnectorContext.xsd
  * allows 64). */
 enum store_entity {

@@ -1,5 +1,6 @@
-/* store internals: shared by db.c, settings.c, settings_table.c, users.c and infomodel.c, and by
- * the store unit tests. Nothing outside src/store/ and tests/unit/store/ includes this file. */
+/* store internals: shared by db.c, settings.c, settings_table.c, users.c, infomodel.c and
+ * infomodel_mem.c, and by the store unit tests. Nothing outside src/store/ and tests/unit/store/
+ * includes this file. */
 #ifndef KONN_STORE_INTERNAL_H
 #define KONN_STORE_INTERNAL_H
 
@@ -36,6 +37,9 @@ enum store__stmt {
     STORE__STMT_RELATION_EXISTS,
     STORE__STMT_RELATION_LIST,
     STORE__STMT_RELATION_CLEAR,
+    STORE__STMT_BEGIN_READ,
+    STORE__STMT_ENTITY_LOAD,
+    STORE__STMT_RELATION_LOAD,
     STORE__STMT_MAX
 };
 
@@ -64,6 +68,9 @@ struct store {
     struct store__value *values;
     struct store__listener listeners[STORE__LISTENERS_MAX];
     size_t n_listeners;
+    /* The in-memory copy of the info model (infomodel_mem.c); NULL when not loaded or
+     * dropped by a write. */
+    struct store__im *im;
 };
 
 /* The statement, reset and with its bindings cleared, ready to bind. */
@@ -77,11 +84,49 @@ int store__sqlite_errno(int rc);
 int store__tx_begin(struct store *st);
 int store__tx_commit(struct store *st);
 void store__tx_rollback(struct store *st);
+/* A read transaction (deferred BEGIN) for reads that must see one state; end it with commit
+ * or rollback. -EIO if it cannot begin. */
+int store__tx_begin_read(struct store *st);
 
 /* Position of def in the table (def comes from setting_def_at or setting_def_find). */
 size_t store__setting_index(const struct setting_def *def);
 
 /* Fills st->values from the defaults and the settings table of the database. */
 int store__settings_load(struct store *st);
+
+/* ---- the info model in memory (infomodel_mem.c) ----------------------------------------- */
+
+/* A growable list of ids (or of (a, b) pairs, two entries each). */
+struct store__ids {
+    char (*ids)[STORE_ENTITY_ID_MAX + 1];
+    size_t n, cap;
+};
+
+/* Appends a copy of id (at most STORE_ENTITY_ID_MAX bytes). -ENOMEM. */
+int store__ids_add(struct store__ids *l, const char *id);
+void store__ids_done(struct store__ids *l);
+
+struct store__im;
+
+struct store__im *store__im_free(struct store__im *im);
+/* Drops the copy; every write of the info model calls this before it writes. */
+void store__im_invalidate(struct store *st);
+/* The copy, loaded first if there is none. NULL inside a transaction or when loading failed
+ * (logged at debug level): the caller then reads SQLite. Borrowed until the next write of
+ * the info model. */
+const struct store__im *store__im_get(struct store *st);
+
+/* The reads of infomodel.c against a copy; ids and kinds are already checked. */
+bool store__im_entity_exists(const struct store__im *im, enum store_entity kind, const char *id);
+size_t store__im_entity_count(const struct store__im *im, enum store_entity kind);
+/* -ENOENT, -EBADMSG (damaged attributes), as store_ct_get. */
+int store__im_ct_get(const struct store__im *im, const char *id, struct store_ct *ret_ct);
+bool store__im_relation_exists(const struct store__im *im, enum store_relation rel, const char *a,
+                               const char *b);
+/* Append the ids of a kind, or the pairs of rel matching a and b (NULL: any), in order. */
+int store__im_entity_collect(const struct store__im *im, enum store_entity kind,
+                             struct store__ids *l);
+int store__im_relation_collect(const struct store__im *im, enum store_relation rel, const char *a,
+                               const char *b, struct store__ids *l);
 
 #endif

@@ -1,12 +1,15 @@
 """The info model (TIP1-A_4522, TIP1-A_4526) against the real daemon: the demo practice of a
 first start, changes through the management API and konctl, the errors and exit codes that
 name the rule or the missing entity, the roles, and the audit trail (MGM/ADMINCHANGES in the
-security log, MGM/INFOMODEL_CHANGED on the bus)."""
+security log, MGM/INFOMODEL_CHANGED on the bus), and that every change reaches the SOAP
+context check (TUC_KON_000) of the very next call."""
 import json
 import re
 import time
+import urllib.error
+import urllib.request
 
-from conftest import scaled
+from conftest import free_port, scaled
 
 EXIT_USAGE = 2
 EXIT_REFUSED = 5
@@ -346,3 +349,72 @@ def test_konctl_exit_codes_name_the_kind_of_failure(connector):
         assert res.returncode == code, (args, res.returncode, res.stderr)
         assert text in res.stderr, (args, res.stderr)
     assert model(connector)["card_terminals"] == [DEMO_CT]
+
+
+# ---- what the SOAP context check sees ------------------------------------------------------
+
+GETCARDS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:EVT="http://ws.gematik.de/conn/EventService/v7.2" '
+    'xmlns:CCTX="http://ws.gematik.de/conn/ConnectorContext/v2.0" '
+    'xmlns:CONN="http://ws.gematik.de/conn/ConnectorCommon/v5.0"><soap:Body>'
+    '<EVT:GetCards mandant-wide="{wide}"><CCTX:Context><CONN:MandantId>m1</CONN:MandantId>'
+    '<CONN:ClientSystemId>cs1</CONN:ClientSystemId><CONN:WorkplaceId>ws1</CONN:WorkplaceId>'
+    '</CCTX:Context></EVT:GetCards></soap:Body></soap:Envelope>')
+
+
+def get_cards(lan_url, wide=False):
+    """GetCards of the demo context: (gematik code or 0, the CtIds of the cards listed)."""
+    body = GETCARDS.replace("{wide}", "true" if wide else "false").encode()
+    req = urllib.request.Request(lan_url + "/ws/EventService", data=body, method="POST",
+                                 headers={"Content-Type": "text/xml; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(req, timeout=scaled(30)) as resp:
+            text = resp.read().decode()
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+    code = re.search(r"<GERROR:Code>(\d+)</GERROR:Code>", text)
+    return (int(code.group(1)) if code else 0,
+            sorted(re.findall(r"<CARDCMN:CtId>([^<]*)</CARDCMN:CtId>", text)))
+
+
+def test_relation_changes_reach_the_soap_context_check_at_once(start_connector):
+    port = free_port()
+    c = start_connector(["--lan-http", f"127.0.0.1:{port}",
+                         "--setting", "ANCL_TLS_MANDATORY=Disabled"])
+    lan = f"http://127.0.0.1:{port}"
+    assert get_cards(lan) == (0, ["ct1", "ct1", "ct1"])
+
+    # The terminal leaves the workplace: its cards are no longer the workplace's to see.
+    c.api("DELETE", BASE + "/relations", {"relation": "workplace-ct-local", "a": "ws1",
+                                          "b": "ct1"})
+    assert get_cards(lan) == (0, [])
+    # Remote-PIN terminals count too, and a second workplace of the Mandant counts only
+    # mandant-wide.
+    assert relate(c, "workplace-ct-remote", "ws1", "ct1")[0] == 201
+    assert get_cards(lan) == (0, ["ct1", "ct1", "ct1"])
+    c.api("DELETE", BASE + "/relations", {"relation": "workplace-ct-remote", "a": "ws1",
+                                          "b": "ct1"})
+    c.api("POST", BASE + "/workplace", {"id": "ws2"})
+    assert relate(c, "mandant-workplace", "m1", "ws2")[0] == 201
+    assert relate(c, "workplace-ct-local", "ws2", "ct1")[0] == 201
+    assert get_cards(lan) == (0, [])
+    assert get_cards(lan, wide=True) == (0, ["ct1", "ct1", "ct1"])
+
+    # The context itself: 4010 and 4011 as soon as the relations go, 4004 for a deleted
+    # Mandant, and back to normal once the practice is rebuilt.
+    c.api("DELETE", BASE + "/relations", {"relation": "mandant-client-system", "a": "m1",
+                                          "b": "cs1"})
+    assert get_cards(lan)[0] == 4010
+    assert relate(c, "mandant-client-system", "m1", "cs1")[0] == 201
+    c.api("DELETE", BASE + "/relations", {"relation": "mandant-workplace", "a": "m1",
+                                          "b": "ws1"})
+    assert get_cards(lan)[0] == 4011
+    c.api("DELETE", BASE + "/mandant/m1")
+    assert get_cards(lan)[0] == 4004
+    c.api("POST", BASE + "/mandant", {"id": "m1"})
+    for rel, a, b in (("mandant-client-system", "m1", "cs1"), ("mandant-workplace", "m1", "ws1"),
+                      ("workplace-ct-local", "ws1", "ct1")):
+        assert relate(c, rel, a, b)[0] == 201
+    assert get_cards(lan) == (0, ["ct1", "ct1", "ct1"])
