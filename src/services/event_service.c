@@ -243,7 +243,7 @@ static void on_get_cards(struct soap_call *call, void *arg)
             (slot && card->slot != slot) || (has_type && card->type != type) ||
             !terminal_visible(s, ctx, card->ct_id, wide))
             continue;
-        r |= services__write_card(w, card);
+        r |= services__card_xml_write(s->card_xml, w, card);
     }
     r |= services__xml_end(w);
     reply_end(call, "GetCards", r);
@@ -312,7 +312,7 @@ static void on_get_resource_information(struct soap_call *call, void *arg)
         return;
     r = 0;
     if (card)
-        r |= services__write_card(w, card);
+        r |= services__card_xml_write(s->card_xml, w, card);
     if (term)
         r |= services__write_card_terminal(s, w, term, soap_call_context(call)->mandant_id);
     r |= services__write_connector(s, w);

@@ -91,6 +91,7 @@ int services_start(const struct services_deps *deps, struct services **ret_servi
         .base = deps->base, .store = deps->store, .subs = s->subs, .data_dir = deps->data_dir};
     s->cetp = services__cetp_new(&cd);
     s->boot_sinks = services__boot_sinks_new(deps->data_dir);
+    s->card_xml = services__card_xml_new(); /* NULL only makes GetCards slower */
     if (!s->cetp || !s->boot_sinks)
         goto fail;
     services__subs_on_expired(s->subs, on_subscriptions_expired, s);
@@ -129,6 +130,7 @@ struct services *services_stop(struct services *s)
     services__cert_service_stop(s);
     s->cetp = services__cetp_free(s->cetp);
     s->boot_sinks = services__boot_sinks_free(s->boot_sinks);
+    s->card_xml = services__card_xml_free(s->card_xml);
     s->subs = services__subs_free(s->subs);
     free(s);
     return NULL;

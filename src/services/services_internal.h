@@ -240,6 +240,8 @@ struct services {
     struct services_subs *subs;
     struct services_cetp *cetp;
     struct services_boot_sinks *boot_sinks;
+    /* The CARD:Card renderings (card_xml.c); NULL only costs speed. */
+    struct services_card_xml *card_xml;
     uint64_t bus_sub_id;
     bool bus_subscribed;
     int64_t started_ms;            /* wall time services_start() ran */
@@ -269,6 +271,19 @@ int services__write_card_terminal(struct services *s, xmlTextWriterPtr w,
                                   const struct cards_terminal *t, const char *mandant_id);
 int services__write_card(xmlTextWriterPtr w, const struct cards_card *card);
 int services__write_connector(struct services *s, xmlTextWriterPtr w);
+
+/* card_xml.c: each inserted card's CARD:Card element, rendered once by services__write_card
+ * and kept while the fields it shows stay the same. new: NULL on allocation failure. */
+struct services_card_xml;
+struct services_card_xml *services__card_xml_new(void);
+struct services_card_xml *services__card_xml_free(struct services_card_xml *cx);
+/* Writes card as services__write_card() does, from the kept rendering when the card has not
+ * changed since (cx NULL: renders directly). 0 or -EIO. */
+int services__card_xml_write(struct services_card_xml *cx, xmlTextWriterPtr w,
+                             const struct cards_card *card);
+/* For tests: how often a kept rendering was used, and how often one was made. */
+void services__card_xml_stats(const struct services_card_xml *cx, uint64_t *ret_hits,
+                              uint64_t *ret_renderings);
 
 /* ---- CardTerminalService v1.1 and CertificateService v6.0 ------------------------------ */
 
