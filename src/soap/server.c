@@ -39,6 +39,12 @@ struct soap_call **soap__server_calls(struct soap_server *srv)
     return &srv->calls;
 }
 
+void soap__server_forget_call(struct soap_server *srv, const struct soap_call *call)
+{
+    if (srv->in_request == call)
+        srv->in_request = NULL;
+}
+
 const char *soap__server_instance(struct soap_server *srv)
 {
     const char *v = NULL;
@@ -259,19 +265,16 @@ static void on_auth_done(bool ok, const uint8_t *tag, void *arg)
     proceed(call, &s);
 }
 
-void soap__server_on_request(struct evhttp_request *evreq, void *arg)
+static void on_request(struct soap__listener *l, struct soap_call *call)
 {
-    struct soap__listener *l = arg;
     struct soap_server *srv = l->srv;
+    struct evhttp_request *evreq = call->evreq;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(evreq);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     bool is_sds =
         path && strcmp(path, SDS_PATH) == 0 && evhttp_request_get_command(evreq) == EVHTTP_REQ_GET;
-    struct soap_call *call = soap__call_new(srv, evreq, l->tls);
     struct soap__lan_settings s;
 
-    if (!call)
-        return;
     soap__settings_read(srv, &s);
     if (!l->tls) {
         /* TIP1-A_4515, TIP1-A_4528: plain HTTP only when TLS is not mandatory, or for the
@@ -293,6 +296,23 @@ void soap__server_on_request(struct evhttp_request *evreq, void *arg)
         return;
     }
     proceed(call, &s);
+}
+
+void soap__server_on_request(struct evhttp_request *evreq, void *arg)
+{
+    struct soap__listener *l = arg;
+    struct soap_server *srv = l->srv;
+    struct soap_call *call = soap__call_new(srv, evreq, l->tls);
+
+    if (!call)
+        return;
+    srv->in_request = call;
+    on_request(l, call);
+    /* Still unanswered (Basic check on the worker pool, a handler that waits): watch for the
+     * client leaving (call.c invariant 5). soap__call_free() cleared in_request otherwise. */
+    if (srv->in_request == call)
+        soap__call_watch(call);
+    srv->in_request = NULL;
 }
 
 /* ---- server ----------------------------------------------------------------------------- */

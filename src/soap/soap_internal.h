@@ -193,9 +193,12 @@ struct soap_call {
     struct event *watch; /* the peer's close while the call waits (EV_CLOSED) */
 };
 
-/* A new call for evreq, linked into the server's list, watching its connection. NULL on
- * allocation failure (the request has then been answered with 503). */
+/* A new call for evreq, linked into the server's list. NULL on allocation failure (the
+ * request has then been answered with 503). */
 struct soap_call *soap__call_new(struct soap_server *srv, struct evhttp_request *evreq, bool tls);
+/* Watches the call's socket for the client leaving (call.c invariant 5); for a call that
+ * waits. Idempotent; without epoll's early close it does nothing. */
+void soap__call_watch(struct soap_call *call);
 /* Sends body with status (if the client is still there) and frees the call. */
 void soap__call_send(struct soap_call *call, int status, const char *content_type, const void *body,
                      size_t len);
@@ -209,6 +212,8 @@ void soap__calls_orphan(struct soap_call **list);
 
 /* server.c, for call.c */
 struct soap_call **soap__server_calls(struct soap_server *srv);
+/* The call is being freed: soap__server_on_request() must not watch it. */
+void soap__server_forget_call(struct soap_server *srv, const struct soap_call *call);
 /* Trace/Instance of faults: the connector's host name (MGM_KONN_HOSTNAME). */
 const char *soap__server_instance(struct soap_server *srv);
 
@@ -239,6 +244,7 @@ struct soap_server {
     SSL_CTX *ssl_ctx;
     struct soap__users *users;
     struct soap_call *calls;
+    struct soap_call *in_request; /* the call soap__server_on_request() handles; NULL if freed */
     char instance[SETTING_VALUE_MAX];
 };
 
