@@ -259,46 +259,25 @@ out:
     return r;
 }
 
+static void client_cert_row(struct out_table *t, const json_t *c)
+{
+    out_table_add_json(t, json_object_get(c, "name"));
+    out_table_add_json(t, json_object_get(c, "origin"));
+    out_table_add_json(t, json_object_get(c, "subject"));
+    out_table_add_json(t, json_object_get(c, "not_after"));
+}
+
 static int client_cert_list(struct konctl *k, int argc, char **argv)
 {
     static const char *const headers[] = {"NAME", "ORIGIN", "SUBJECT", "NOT AFTER"};
-    struct out_table *t = NULL;
-    json_t *answer = NULL;
-    const json_t *c;
+    static const struct konctl_listing listing = {"client_certs", headers, ARRAY_SIZE(headers),
+                                                  client_cert_row, "no client certificates"};
     struct args a;
-    size_t i;
     int r;
 
     if (!args_command(k, argc, argv, NULL, 0, 0, 0, client_cert_usage, &a, &r))
         return r;
-    r = konctl_call(k, "GET", "/api/v1/client-certs", NULL, &answer);
-    if (r != KONCTL_EXIT_OK)
-        return r;
-    if (k->json) {
-        (void)out_json_print(stdout, answer);
-        goto out;
-    }
-    t = out_table_new(ARRAY_SIZE(headers), headers);
-    if (!t) {
-        konctl_error("out of memory");
-        r = KONCTL_EXIT_ERROR;
-        goto out;
-    }
-    json_array_foreach(json_object_get(answer, "client_certs"), i, c)
-    {
-        out_table_add_json(t, json_object_get(c, "name"));
-        out_table_add_json(t, json_object_get(c, "origin"));
-        out_table_add_json(t, json_object_get(c, "subject"));
-        out_table_add_json(t, json_object_get(c, "not_after"));
-    }
-    if (out_table_rows(t) == 0)
-        (void)printf("no client certificates\n");
-    else
-        (void)out_table_print(t, stdout, k->color);
-out:
-    out_table_free(t);
-    json_decref(answer);
-    return r;
+    return konctl_list(k, "/api/v1/client-certs", &listing);
 }
 
 /* A PEM certificate is a few KiB; a chain file a little more. */
@@ -344,7 +323,6 @@ out:
 
 static int client_cert_remove(struct konctl *k, int argc, char **argv)
 {
-    json_t *answer = NULL;
     char *path = NULL;
     struct args a;
     int r;
@@ -352,16 +330,7 @@ static int client_cert_remove(struct konctl *k, int argc, char **argv)
     if (!args_command(k, argc, argv, NULL, 0, 1, 1, client_cert_usage, &a, &r))
         return r;
     path = http_path("/api/v1/client-certs", a.pos[0]);
-    if (!path) {
-        konctl_error("out of memory");
-        return KONCTL_EXIT_ERROR;
-    }
-    r = konctl_call(k, "DELETE", path, NULL, &answer);
-    if (r == KONCTL_EXIT_OK && k->json)
-        (void)out_json_print(stdout, answer);
-    else if (r == KONCTL_EXIT_OK)
-        (void)printf("removed the client certificate '%s'\n", a.pos[0]);
-    json_decref(answer);
+    r = konctl_send(k, "DELETE", path, NULL, "removed the client certificate '%s'", a.pos[0]);
     free(path);
     return r;
 }
@@ -444,7 +413,6 @@ out:
 
 static int client_user_delete(struct konctl *k, int argc, char **argv)
 {
-    json_t *answer = NULL;
     char *path = NULL;
     struct args a;
     int r;
@@ -452,16 +420,7 @@ static int client_user_delete(struct konctl *k, int argc, char **argv)
     if (!args_command(k, argc, argv, NULL, 0, 1, 1, client_user_usage, &a, &r))
         return r;
     path = client_user_path(a.pos[0]);
-    if (!path) {
-        konctl_error("out of memory");
-        return KONCTL_EXIT_ERROR;
-    }
-    r = konctl_call(k, "DELETE", path, NULL, &answer);
-    if (r == KONCTL_EXIT_OK && k->json)
-        (void)out_json_print(stdout, answer);
-    else if (r == KONCTL_EXIT_OK)
-        (void)printf("deleted client user '%s'\n", a.pos[0]);
-    json_decref(answer);
+    r = konctl_send(k, "DELETE", path, NULL, "deleted client user '%s'", a.pos[0]);
     free(path);
     return r;
 }

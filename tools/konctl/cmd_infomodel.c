@@ -302,7 +302,6 @@ static int infomodel_delete(struct konctl *k, int argc, char **argv)
 /* relate and unrelate: the same body, POST or DELETE. */
 static int infomodel_relate(struct konctl *k, int argc, char **argv, bool relate)
 {
-    json_t *answer = NULL;
     json_t *body = NULL;
     struct args a;
     int r;
@@ -314,14 +313,10 @@ static int infomodel_relate(struct konctl *k, int argc, char **argv, bool relate
         konctl_error("cannot send the relation: it is not valid UTF-8");
         return KONCTL_EXIT_USAGE;
     }
-    r = konctl_call(k, relate ? "POST" : "DELETE", "/api/v1/infomodel/relations", body, &answer);
-    if (r == KONCTL_EXIT_OK && k->json)
-        (void)out_json_print(stdout, answer);
-    else if (r == KONCTL_EXIT_OK)
-        (void)printf("%s '%s' %s '%s' (%s)\n", relate ? "related" : "unrelated", a.pos[1],
-                     relate ? "to" : "from", a.pos[2], a.pos[0]);
+    r = konctl_send(k, relate ? "POST" : "DELETE", "/api/v1/infomodel/relations", body,
+                    "%s '%s' %s '%s' (%s)", relate ? "related" : "unrelated", a.pos[1],
+                    relate ? "to" : "from", a.pos[2], a.pos[0]);
     json_decref(body);
-    json_decref(answer);
     return r;
 }
 

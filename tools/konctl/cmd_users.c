@@ -123,51 +123,29 @@ void cmd_users_password_show(const struct konctl *k, json_t *answer, const char 
     (void)printf("(generated; it is shown only this once)\n");
 }
 
+static void user_row(struct out_table *t, const json_t *u)
+{
+    const json_t *locked = json_object_get(u, "locked_until");
+
+    out_table_add_json(t, json_object_get(u, "name"));
+    out_table_add_json(t, json_object_get(u, "role"));
+    out_table_add_json(t, json_object_get(u, "failed_logins"));
+    out_table_add_json(t, json_is_string(locked) && json_string_length(locked) ? locked : NULL);
+    out_table_add_json(t, json_object_get(u, "created"));
+}
+
 static int users_list(struct konctl *k, int argc, char **argv)
 {
     static const char *const headers[] = {"NAME", "ROLE", "FAILED LOGINS", "LOCKED UNTIL",
                                           "CREATED"};
-    struct out_table *t = NULL;
-    json_t *answer = NULL;
-    const json_t *u = NULL;
+    static const struct konctl_listing listing = {"users", headers, ARRAY_SIZE(headers), user_row,
+                                                  NULL};
     struct args a;
-    size_t i;
     int r;
 
     if (!args_command(k, argc, argv, NULL, 0, 0, 0, users_usage, &a, &r))
         return r;
-    r = konctl_call(k, "GET", "/api/v1/users", NULL, &answer);
-    if (r != KONCTL_EXIT_OK)
-        return r;
-    if (k->json) {
-        (void)out_json_print(stdout, answer);
-        goto out;
-    }
-    t = out_table_new(ARRAY_SIZE(headers), headers);
-    if (!t) {
-        r = -ENOMEM;
-        goto out;
-    }
-    json_array_foreach(json_object_get(answer, "users"), i, u)
-    {
-        const json_t *locked = json_object_get(u, "locked_until");
-
-        out_table_add_json(t, json_object_get(u, "name"));
-        out_table_add_json(t, json_object_get(u, "role"));
-        out_table_add_json(t, json_object_get(u, "failed_logins"));
-        out_table_add_json(t, json_is_string(locked) && json_string_length(locked) ? locked : NULL);
-        out_table_add_json(t, json_object_get(u, "created"));
-    }
-    if (out_table_print(t, stdout, k->color) == -ENOMEM)
-        r = -ENOMEM;
-out:
-    if (r < 0) {
-        konctl_error("out of memory");
-        r = KONCTL_EXIT_ERROR;
-    }
-    out_table_free(t);
-    json_decref(answer);
-    return r;
+    return konctl_list(k, "/api/v1/users", &listing);
 }
 
 /* users add and users passwd: both send a password, given or generated. */
@@ -236,7 +214,6 @@ out:
 static int users_simple(struct konctl *k, int argc, char **argv, const char *method,
                         const char *suffix, const char *done)
 {
-    json_t *answer = NULL;
     char *path = NULL;
     struct args a;
     int r;
@@ -244,16 +221,7 @@ static int users_simple(struct konctl *k, int argc, char **argv, const char *met
     if (!args_command(k, argc, argv, NULL, 0, 1, 1, users_usage, &a, &r))
         return r;
     path = user_path(a.pos[0], suffix);
-    if (!path) {
-        konctl_error("out of memory");
-        return KONCTL_EXIT_ERROR;
-    }
-    r = konctl_call(k, method, path, NULL, &answer);
-    if (r == KONCTL_EXIT_OK && k->json)
-        (void)out_json_print(stdout, answer);
-    else if (r == KONCTL_EXIT_OK)
-        (void)printf("%s user '%s'\n", done, a.pos[0]);
-    json_decref(answer);
+    r = konctl_send(k, method, path, NULL, "%s user '%s'", done, a.pos[0]);
     free(path);
     return r;
 }

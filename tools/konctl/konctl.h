@@ -86,6 +86,26 @@ int konctl_call(struct konctl *k, const char *method, const char *path, const js
 int konctl_stream(struct konctl *k, const char *method, const char *path, const char *accept,
                   int (*sink)(const char *data, size_t len, void *arg), void *arg);
 
+/* How konctl_list() prints a listing: one table row per element of the answer's array
+ * member, filled by row() with one out_table_add*() per header; empty (may be NULL) is printed
+ * instead of a table without rows. */
+struct out_table;
+struct konctl_listing {
+    const char *member;
+    const char *const *headers;
+    size_t n_headers;
+    void (*row)(struct out_table *t, const json_t *item);
+    const char *empty;
+};
+
+/* GET path, then the answer as JSON (--json) or as a table. Returns an exit code. */
+int konctl_list(struct konctl *k, const char *path, const struct konctl_listing *l);
+
+/* Sends one request (body may be NULL); on success prints the answer (--json) or the line
+ * done_fmt makes. path NULL (out of memory building it) is reported. Returns an exit code. */
+int konctl_send(struct konctl *k, const char *method, const char *path, const json_t *body,
+                const char *done_fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Releases the session's resources (not the struct, which main keeps on the stack). */
 void konctl_done(struct konctl *k);
 
