@@ -19,8 +19,8 @@
  *  2. A slot with repeats 0 produces no summary; the first occurrence was written as is.
  *  3. Work under the lock is O(1) per append, plus one summary encode when a slot changes.
  *
- * Threads: seclog__fold_key_new() is thread-safe; *_locked need log->lock; the rest take it.
- * Windows run on clock_mono_ms(), so advancing the virtual clock closes them. */
+ * Threads: seclog__fold_key_init() and _done() are thread-safe; *_locked need log->lock; the rest
+ * take it. Windows run on clock_mono_ms(), so advancing the virtual clock closes them. */
 #include "seclog/seclog_internal.h"
 
 #include <errno.h>
@@ -35,15 +35,26 @@
 #define SUMMARY_OWN_PARAMS 4 /* Topic, Count, First, Last */
 #define ISO_BYTES 32         /* clock_format_iso() needs at most this */
 
+/* FNV-1a 64 over the key. In memory only; the table is direct-mapped, so which keys share a
+ * slot depends on it (tests/integration/test_seclog_flood.py counts on 20 storm sources
+ * landing in distinct slots). */
+static uint64_t key_hash(const uint8_t *p, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull; /* FNV-1a 64 prime */
+    return h;
+}
+
 /* The key is [severity][type][n_params] topic NUL (key NUL value NUL)*: C strings hold no
  * NUL, so the encoding is unambiguous and decodes into usable strings in place. */
-int seclog__fold_key_new(const struct seclog_entry *e, uint8_t **ret_key, size_t *ret_len,
-                         uint64_t *ret_hash)
+int seclog__fold_key_init(struct seclog__fold_key *k, const struct seclog_entry *e)
 {
     size_t len = 3, off = 3, n;
-    uint64_t hash = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
     uint8_t *key;
 
+    k->p = NULL;
     if (!e || !e->topic || e->n_params > SECLOG_PARAMS_MAX || (e->n_params > 0 && !e->params))
         return -EINVAL;
     len += strnlen(e->topic, SECLOG_TOPIC_MAX) + 1;
@@ -53,7 +64,8 @@ int seclog__fold_key_new(const struct seclog_entry *e, uint8_t **ret_key, size_t
         len += strnlen(e->params[i].key, SECLOG_KEY_MAX) + 1 +
                strnlen(e->params[i].value, SECLOG_VALUE_MAX) + 1;
     }
-    key = malloc(len);
+    /* Typical keys fit the struct, which lives on the producer's stack: no malloc. */
+    key = len <= sizeof(k->inline_buf) ? k->inline_buf : malloc(len);
     if (!key)
         return -ENOMEM;
     key[0] = (uint8_t)e->severity;
@@ -74,12 +86,17 @@ int seclog__fold_key_new(const struct seclog_entry *e, uint8_t **ret_key, size_t
             key[off++] = 0;
         }
     }
-    for (size_t i = 0; i < len; i++)
-        hash = (hash ^ key[i]) * 0x100000001b3ull; /* FNV-1a 64 prime */
-    *ret_key = key;
-    *ret_len = len;
-    *ret_hash = hash;
+    k->p = key;
+    k->len = len;
+    k->hash = key_hash(key, len);
     return 0;
+}
+
+void seclog__fold_key_done(struct seclog__fold_key *k)
+{
+    if (k->p != k->inline_buf)
+        free(k->p);
+    k->p = NULL;
 }
 
 /* Queues the summary of slot (repeats > 0) as an engine record. Under lock. */
@@ -128,19 +145,45 @@ static int summary_push_locked(struct seclog *log, const struct seclog__fold_slo
     return r;
 }
 
+/* Frees the slot; its key buffer stays for the next key. */
 static void slot_clear(struct seclog__fold_slot *slot)
 {
-    free(slot->key);
+    uint8_t *buf = slot->key;
+    size_t cap = slot->key_cap;
+
     memset(slot, 0, sizeof(*slot));
+    slot->key = buf;
+    slot->key_cap = cap;
 }
 
-int seclog__fold_push_locked(struct seclog *log, uint8_t *key, size_t key_len, uint64_t hash,
+/* Under lock: the slot takes a copy of k. Its buffer is reused, so a steady stream of
+ * distinct entries costs no malloc; false if it had to grow and could not. */
+static bool slot_take_key(struct seclog__fold_slot *slot, const struct seclog__fold_key *k)
+{
+    if (slot->key_cap < k->len) {
+        size_t cap = k->len < SECLOG__FOLD_KEY_INLINE ? SECLOG__FOLD_KEY_INLINE : k->len;
+        uint8_t *buf = malloc(cap);
+
+        if (!buf)
+            return false;
+        free(slot->key);
+        slot->key = buf;
+        slot->key_cap = cap;
+    }
+    memcpy(slot->key, k->p, k->len);
+    slot->key_len = k->len;
+    slot->hash = k->hash;
+    slot->used = true;
+    return true;
+}
+
+int seclog__fold_push_locked(struct seclog *log, const struct seclog__fold_key *k,
                              struct seclog__item *it)
 {
-    struct seclog__fold_slot *slot = &log->fold[hash & (SECLOG__FOLD_SLOTS - 1)];
+    struct seclog__fold_slot *slot = &log->fold[k->hash & (SECLOG__FOLD_SLOTS - 1)];
     int64_t now = clock_mono_ms();
-    bool same = slot->key && slot->hash == hash && slot->key_len == key_len &&
-                memcmp(slot->key, key, key_len) == 0;
+    bool same = slot->used && slot->hash == k->hash && slot->key_len == k->len &&
+                memcmp(slot->key, k->p, k->len) == 0;
     int r;
 
     if (same && now - slot->opened_mono_ms < log->fold_window_ms) {
@@ -149,33 +192,27 @@ int seclog__fold_push_locked(struct seclog *log, uint8_t *key, size_t key_len, u
         slot->repeats++;
         slot->last_ms = it->time_ms;
         log->folded++;
-        r = 1;
-        goto out;
+        return 1;
     }
     if (seclog__queue_room_locked(log) == 0) {
         log->dropped++;
-        r = -ENOBUFS;
-        goto out;
+        return -ENOBUFS;
     }
     /* The displaced window's summary goes first (it is older); it may take a spare slot,
      * which the producer check above bounds to one per queued entry. */
-    if (slot->key && slot->repeats > 0) {
+    if (slot->used && slot->repeats > 0) {
         r = summary_push_locked(log, slot);
         if (r < 0)
-            goto out; /* the slot keeps its count; this entry is not queued */
+            return r; /* the slot keeps its count; this entry is not queued */
     }
     r = seclog__queue_push_locked(log, it, true);
     if (r < 0)
-        goto out;
+        return r;
     slot_clear(slot);
-    slot->key = key;
-    slot->key_len = key_len;
-    slot->hash = hash;
-    slot->opened_mono_ms = now;
-    key = NULL;
-out:
-    free(key);
-    return r;
+    /* Without memory for the key the entry is queued all the same, only not folded. */
+    if (slot_take_key(slot, k))
+        slot->opened_mono_ms = now;
+    return 0;
 }
 
 void seclog__fold_flush(struct seclog *log, bool all)
@@ -186,7 +223,7 @@ void seclog__fold_flush(struct seclog *log, bool all)
     for (size_t i = 0; i < SECLOG__FOLD_SLOTS; i++) {
         struct seclog__fold_slot *slot = &log->fold[i];
 
-        if (!slot->key || (!all && now - slot->opened_mono_ms < log->fold_window_ms))
+        if (!slot->used || (!all && now - slot->opened_mono_ms < log->fold_window_ms))
             continue;
         if (slot->repeats > 0 && summary_push_locked(log, slot) < 0)
             continue; /* ring full: keep the count for the next cycle */
@@ -197,6 +234,8 @@ void seclog__fold_flush(struct seclog *log, bool all)
 
 void seclog__fold_done(struct seclog *log)
 {
-    for (size_t i = 0; i < SECLOG__FOLD_SLOTS; i++)
-        slot_clear(&log->fold[i]);
+    for (size_t i = 0; i < SECLOG__FOLD_SLOTS; i++) {
+        free(log->fold[i].key);
+        memset(&log->fold[i], 0, sizeof(log->fold[i]));
+    }
 }

@@ -14,6 +14,7 @@
  *     flood cannot silence the log about itself.
  *  4. Every durable waiter is settled exactly once: 0 when its seq is durable, -EIO when its
  *     batch failed or the log closed first; a waiter that times out removes itself.
+ *     waiters_pending counts the waiters not settled yet.
  *
  * Threads: seclog_append(), seclog_append_durable() and seclog__log_record() are thread-safe;
  * *_locked functions require log->lock. */
@@ -121,8 +122,9 @@ int seclog__queue_push_locked(struct seclog *log, struct seclog__item *it, bool 
     it->seq = log->next_seq++;
     log->ring[(log->ring_head + log->ring_count) % RING_SLOTS] = *it;
     log->ring_count++;
-    /* The writer only sleeps on an empty ring; one wake-up per burst is enough. */
-    if (was_empty)
+    /* The writer sleeps on an empty ring, or while it fills a batch (writer.c): wake it for
+     * the first entry and for a full batch, once each. */
+    if (was_empty || log->ring_count == SECLOG__BATCH_MAX)
         pthread_cond_signal(&log->work_cond);
     return 0;
 }
@@ -140,23 +142,26 @@ size_t seclog__queue_take_locked(struct seclog *log, struct seclog__item *out, s
     return n;
 }
 
-void seclog__waiters_settle_locked(struct seclog *log, uint64_t from, uint64_t upto, int result)
+size_t seclog__waiters_settle_locked(struct seclog *log, uint64_t from, uint64_t upto, int result)
 {
-    bool any = false;
+    size_t n = 0;
 
     for (struct seclog__waiter *w = log->waiters; w; w = w->next) {
         if (!w->done && w->seq >= from && w->seq <= upto) {
             w->done = true;
             w->result = result;
-            any = true;
+            n++;
         }
     }
-    if (any)
+    log->waiters_pending -= n;
+    if (n > 0)
         pthread_cond_broadcast(&log->durable_cond);
+    return n;
 }
 
 int seclog__log_record(struct seclog *log, enum seclog_severity severity, enum seclog_type type,
-                       const char *topic, const struct seclog_param *params, size_t n_params)
+                       const char *topic, const struct seclog_param *params, size_t n_params,
+                       uint64_t *ret_seq)
 {
     struct seclog_entry e = {
         .severity = severity, .type = type, .topic = topic, .params = params, .n_params = n_params};
@@ -172,6 +177,8 @@ int seclog__log_record(struct seclog *log, enum seclog_severity severity, enum s
     pthread_mutex_unlock(&log->lock);
     if (r < 0)
         free(it.rec);
+    else if (ret_seq)
+        *ret_seq = it.seq;
     return r;
 }
 
@@ -179,9 +186,7 @@ int seclog__log_record(struct seclog *log, enum seclog_severity severity, enum s
 int seclog_append(struct seclog *log, const struct seclog_entry *e)
 {
     struct seclog__item it = {0};
-    uint8_t *key = NULL;
-    size_t key_len = 0;
-    uint64_t hash = 0;
+    struct seclog__fold_key key;
     int r;
 
     if (!log || !e)
@@ -189,12 +194,13 @@ int seclog_append(struct seclog *log, const struct seclog_entry *e)
     r = seclog__item_encode(log, e, &it);
     if (r < 0)
         return r;
-    r = seclog__fold_key_new(e, &key, &key_len, &hash);
+    r = seclog__fold_key_init(&key, e);
     if (r < 0)
         goto out;
     pthread_mutex_lock(&log->lock);
-    r = seclog__fold_push_locked(log, key, key_len, hash, &it);
+    r = seclog__fold_push_locked(log, &key, &it);
     pthread_mutex_unlock(&log->lock);
+    seclog__fold_key_done(&key);
     if (r == 0)
         it.rec = NULL; /* the ring owns it */
 out:
@@ -242,11 +248,16 @@ int seclog_append_durable(struct seclog *log, const struct seclog_entry *e, int6
     it.rec = NULL;
     w.next = log->waiters;
     log->waiters = &w;
+    /* A writer gathering a group for one fdatasync waits for this many (writer.c). */
+    if (++log->waiters_pending >= log->gc_signal_at)
+        pthread_cond_signal(&log->work_cond);
     while (!w.done) {
         if (pthread_cond_timedwait(&log->durable_cond, &log->lock, &until) == ETIMEDOUT && !w.done)
             break;
     }
     r = w.done ? w.result : -ETIMEDOUT;
+    if (!w.done)
+        log->waiters_pending--;
     for (struct seclog__waiter **p = &log->waiters; *p; p = &(*p)->next) {
         if (*p == &w) {
             *p = w.next;

@@ -129,6 +129,7 @@ struct walk {
     bool bad;          /* stopped at a bad record, not at the zero word */
     bool bad_parsed;   /* ... whose CRC was valid */
     uint32_t bad_len;  /* its claimed length */
+    struct seclog__hasher hasher;
 };
 
 static void walk_accept(struct walk *k, const struct seclog__parsed *p)
@@ -147,10 +148,10 @@ static void walk_accept(struct walk *k, const struct seclog__parsed *p)
     k->s.end += p->len;
 }
 
-static bool walk_fits(const struct walk *k, const struct seclog__parsed *p)
+static bool walk_fits(struct walk *k, const struct seclog__parsed *p)
 {
     if (p->kind == SECLOG__KIND_ENTRY)
-        return p->seq == k->next_seq && seclog__chain_check(p, k->s.last_hash);
+        return p->seq == k->next_seq && seclog__chain_check_with(&k->hasher, p, k->s.last_hash);
     return p->seq == k->next_seq - 1 && memcmp(p->hash, k->s.last_hash, SECLOG__HASH_BYTES) == 0;
 }
 
@@ -224,6 +225,7 @@ int seclog__segment_scan(int fd, const struct seclog__seg_header *h, struct secl
 
     if (fd < 0 || !h || !ret || h->segment_bytes < SECLOG__SEGMENT_BYTES_MIN)
         return -EINVAL;
+    (void)seclog__hasher_init(&k.hasher); /* without it, each record makes its own context */
     r = window_init(&w, fd, data_area_end(h));
     if (r == 0)
         r = walk_records(&w, h, &k);
@@ -244,6 +246,7 @@ int seclog__segment_scan(int fd, const struct seclog__seg_header *h, struct secl
     }
 out:
     window_done(&w);
+    seclog__hasher_done(&k.hasher);
     if (r == 0)
         *ret = k.s;
     return r;

@@ -98,6 +98,9 @@ int seclog__snapshot(struct seclog *log, struct seclog__view *ret)
         }
     }
     v.durable_seq = log->durable_seq;
+    for (size_t i = 0; i < log->n_notes; i++)
+        if (log->notes[i].record_seq > log->durable_seq && log->notes[i].upto > v.head_upto)
+            v.head_upto = log->notes[i].upto;
     v.dir = log->dir;
     *ret = v;
     v = (struct seclog__view){0};
@@ -163,13 +166,15 @@ static struct seclog *log_free(struct seclog *log, bool locks_ready)
          * the lock goes away. */
         pthread_mutex_lock(&log->lock);
         log->cmd_stop = true;
-        seclog__waiters_settle_locked(log, 0, UINT64_MAX, -EIO);
+        (void)seclog__waiters_settle_locked(log, 0, UINT64_MAX, -EIO);
         while (log->waiters)
             pthread_cond_wait(&log->durable_cond, &log->lock);
         pthread_mutex_unlock(&log->lock);
     }
     for (size_t i = 0; i < log->w_batch_n; i++)
         free(log->w_batch[i].rec);
+    free(log->w_stage);
+    seclog__hasher_done(&log->w_hasher);
     seclog__queue_done(log);
     seclog__fold_done(log);
     /* No footer on the tail: the next open continues in it (a footer would make every
@@ -177,6 +182,7 @@ static struct seclog *log_free(struct seclog *log, bool locks_ready)
     for (size_t i = 0; i < log->n_segs; i++)
         seclog__segment_free(log->segs[i].seg);
     free(log->segs);
+    seclog__trash_done(log);
     seclog__seal_close(log);
     if (log->status_ev)
         event_free(log->status_ev);
@@ -264,6 +270,7 @@ int seclog_open(const struct seclog_config *cfg, struct seclog **ret_log)
     log = calloc(1, sizeof(*log));
     if (!log)
         return -ENOMEM;
+    log->gc_signal_at = SIZE_MAX; /* no writer gathering a group yet */
     r = config_apply(log, cfg);
     if (r == 0)
         r = locks_init(log);
@@ -298,7 +305,7 @@ int seclog_open(const struct seclog_config *cfg, struct seclog **ret_log)
                 log->name, strerror(-r));
     if (key_new)
         (void)seclog__log_record(log, SECLOG_SEVERITY_WARNING, SECLOG_TYPE_SECURITY,
-                                 "LOG/SEAL_KEY_NEW", NULL, 0);
+                                 "LOG/SEAL_KEY_NEW", NULL, 0, NULL);
     r = seclog__reserve_update(log, 0);
     if (r == -ENOSPC)
         log_msg(LOG_LEVEL_WARNING, "seclog '%s': no space to reserve the budget, continuing",
@@ -375,7 +382,7 @@ static void note_record(struct seclog *log, const struct note *nt)
         (void)snprintf(a_s, sizeof(a_s), "%" PRIu64, nt->bytes);
         p[n++] = (struct seclog_param){"Bytes", a_s};
         (void)seclog__log_record(log, SECLOG_SEVERITY_WARNING, SECLOG_TYPE_OPERATION,
-                                 "LOG/TORN_TAIL", p, n);
+                                 "LOG/TORN_TAIL", p, n, NULL);
         return;
     }
     if (nt->from) {
@@ -387,7 +394,7 @@ static void note_record(struct seclog *log, const struct note *nt)
         p[n++] = (struct seclog_param){"UpToSeq", b_s};
     }
     (void)seclog__log_record(log, SECLOG_SEVERITY_ERROR, SECLOG_TYPE_SECURITY,
-                             "LOG/SEGMENT_SET_ASIDE", p, n);
+                             "LOG/SEGMENT_SET_ASIDE", p, n, NULL);
 }
 
 /* The anchor for what follows seg: its last entry, or its header's if it has none. */

@@ -57,7 +57,28 @@ struct seclog__parsed {
     const uint8_t *raw;              /* the record's first byte */
 };
 
+/* CRC-32C (crc32c.c): the fastest of the three below that this CPU runs. The bytewise one is
+ * the reference; sliced (slice-by-8) runs anywhere; hw needs SSE4.2 (hw_is_available) and
+ * falls back to sliced on other architectures. Thread-safe. */
 uint32_t seclog__crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t seclog__crc32c_bytewise(uint32_t crc, const void *data, size_t len);
+uint32_t seclog__crc32c_sliced(uint32_t crc, const void *data, size_t len);
+uint32_t seclog__crc32c_hw(uint32_t crc, const void *data, size_t len);
+bool seclog__crc32c_hw_is_available(void);
+
+/* A SHA-256 context for the chain hash, reused record after record by one thread (the writer,
+ * a verifier). Without one, every record makes and frees its own. */
+struct evp_md_st;
+struct evp_md_ctx_st;
+struct seclog__hasher {
+    struct evp_md_st *md; /* SHA-256, fetched once */
+    struct evp_md_ctx_st *ctx;
+};
+
+/* -ENOMEM if OpenSSL cannot provide SHA-256 or a context. done accepts a zeroed or half-made
+ * hasher. */
+int seclog__hasher_init(struct seclog__hasher *h);
+void seclog__hasher_done(struct seclog__hasher *h);
 
 /* Encodes an entry with seq, hash and CRC left zero (seclog__record_finish fills them).
  * -EINVAL if the entry breaks the limits of seclog.h; -ENOBUFS if size is too small. */
@@ -69,6 +90,10 @@ int seclog__entry_encode(const struct seclog_entry *e, int64_t time_ms,
 void seclog__record_finish(uint8_t *rec, size_t len, uint64_t seq,
                            const uint8_t prev_hash[SECLOG__HASH_BYTES],
                            uint8_t ret_hash[SECLOG__HASH_BYTES]);
+/* The same with h's context (h may be NULL). */
+void seclog__record_finish_with(struct seclog__hasher *h, uint8_t *rec, size_t len, uint64_t seq,
+                                const uint8_t prev_hash[SECLOG__HASH_BYTES],
+                                uint8_t ret_hash[SECLOG__HASH_BYTES]);
 /* Encodes a complete seal record for the entry (seq, hash) under epoch with mac. */
 int seclog__seal_encode(uint64_t seq, int64_t time_ms, const uint8_t boot_id[SECLOG__BOOT_ID_BYTES],
                         const uint8_t hash[SECLOG__HASH_BYTES], uint64_t epoch,
@@ -87,6 +112,8 @@ int seclog__record_parse(const uint8_t *buf, size_t avail, struct seclog__parsed
 /* True if p's hash equals SHA-256(prev_hash || p's hashed bytes). Entries only. */
 bool seclog__chain_check(const struct seclog__parsed *p,
                          const uint8_t prev_hash[SECLOG__HASH_BYTES]);
+bool seclog__chain_check_with(struct seclog__hasher *h, const struct seclog__parsed *p,
+                              const uint8_t prev_hash[SECLOG__HASH_BYTES]);
 /* Decodes an entry into a record view; strings are copied NUL-terminated into strbuf.
  * -ENOBUFS if strbuf is too small (SECLOG__RECORD_MAX + 64 always suffices). */
 int seclog__parsed_to_record(const struct seclog__parsed *p, struct seclog_record *ret,
@@ -216,6 +243,9 @@ struct seclog__view {
     struct seclog__view_segment *segs;
     size_t n;
     uint64_t durable_seq; /* last durable entry seq */
+    /* Entries up to here were dropped at the head by retention or eviction whose record
+     * (LOG/RETENTION, LOG/EVICTED) is queued but not yet durable; 0 if none. */
+    uint64_t head_upto;
     const char *dir;
 };
 
@@ -238,12 +268,20 @@ int seclog__verification_key_parse(const char *text, uint64_t *ret_epoch0, int64
 
 /* ---- engine state (seclog.c, queue.c, fold.c, seal.c, writer.c, retention.c, stats.c) ---- */
 
-#define SECLOG__QUEUE_CAP 16384     /* entries producers may have waiting for the writer */
-#define SECLOG__QUEUE_SPARE 4096    /* ring slots past that, only for the engine's own records */
-#define SECLOG__BATCH_MAX 256       /* entries per group commit: one fdatasync (1c: ~450k rec/s) */
-#define SECLOG__IDLE_MS 20          /* longest the writer sleeps: the power-loss window, in ms */
-#define SECLOG__BACKOFF_MIN_MS 100  /* first retry after a write error, doubling ... */
-#define SECLOG__BACKOFF_MAX_MS 5000 /* ... up to this, so a dead disk costs no CPU */
+#define SECLOG__QUEUE_CAP 16384  /* entries producers may have waiting for the writer */
+#define SECLOG__QUEUE_SPARE 4096 /* ring slots past that, only for the engine's own records */
+#define SECLOG__BATCH_MAX 256    /* entries per group commit: one fdatasync (1c: ~450k rec/s) */
+#define SECLOG__IDLE_MS 20       /* longest the writer sleeps: the power-loss window, in ms */
+/* Batch filling (writer.c, "group commit"). In a burst (the last batch had more than one
+ * entry), entries nobody waits for are taken once the queue holds a full batch, has stopped
+ * growing for FILL_GROW_US, or waited SECLOG__IDLE_MS; a lone entry goes at once. With
+ * durable waiters the writer waits at most GC_WINDOW_US for as many of them as its last
+ * batch acknowledged (PostgreSQL's commit_delay, but adaptive). */
+#define SECLOG__FILL_GROW_US 1000
+#define SECLOG__GC_WINDOW_US 100
+#define SECLOG__STAGE_BYTES (128u * 1024) /* a batch gathered for one pwrite: 256 x 512 bytes */
+#define SECLOG__BACKOFF_MIN_MS 100        /* first retry after a write error, doubling ... */
+#define SECLOG__BACKOFF_MAX_MS 5000       /* ... up to this, so a dead disk costs no CPU */
 #define SECLOG__ROTATE_AGE_MS (24LL * 3600 * 1000) /* tail age that rotates: day granularity */
 #define SECLOG__FOLD_SLOTS 256                     /* direct-mapped fold table, power of two */
 #define SECLOG__FOLD_WINDOW_DEFAULT_MS 60000
@@ -261,12 +299,25 @@ struct seclog__item {
 
 /* One slot of the fold table. */
 struct seclog__fold_slot {
-    uint8_t *key; /* NULL: free; severity, type, topic and params, canonically encoded */
-    size_t key_len;
+    bool used;    /* false: free */
+    uint8_t *key; /* severity, type, topic and params, canonically encoded; kept when freed */
+    size_t key_len, key_cap;
     uint64_t hash;
     int64_t opened_mono_ms;    /* the window opened with the first occurrence */
     uint64_t repeats;          /* counted since, not yet in a summary */
     int64_t first_ms, last_ms; /* wall time of the first and the last repeat */
+};
+
+/* Where the staged (not yet written) part of a batch began: what a failed write returns to.
+ * The tail's fields and the chain as they were before the first staged record. */
+struct seclog__stage_mark {
+    size_t batch_pos;
+    uint64_t last_seq;
+    uint8_t last_hash[SECLOG__HASH_BYTES];
+    bool unsealed;
+    uint64_t seg_records, seg_last_seq;
+    int64_t seg_first_ms, seg_last_ms;
+    uint8_t seg_last_hash[SECLOG__HASH_BYTES];
 };
 
 /* A durable append waiting for its batch; lives on the waiting thread's stack. */
@@ -281,6 +332,21 @@ struct seclog__waiter {
 struct seclog__seg_ref {
     struct seclog__segment *seg;     /* the tail's fields belong to the writer thread */
     struct seclog__view_segment pub; /* what readers may see; pub.path borrows seg->path */
+};
+
+/* A segment taken off the list whose file is still there (retention.c). It is unlinked once
+ * the record naming its entries is durable, so a crash before that finds an expired segment,
+ * never a gap without a record. */
+struct seclog__trash {
+    struct seclog__segment *seg;
+    uint64_t record_seq; /* the LOG/RETENTION or LOG/EVICTED record; 0 if none was needed */
+    bool failed;         /* the unlink failed: retried by the next retention run or eviction */
+};
+
+/* Entries up to upto were dropped at the head, and the record at record_seq says so. Kept
+ * until that record is durable, so that a verify in between finds the head accounted for. */
+struct seclog__drop_note {
+    uint64_t record_seq, upto;
 };
 
 struct seclog__sealer {
@@ -317,8 +383,15 @@ struct seclog {
     struct seclog__fold_slot fold[SECLOG__FOLD_SLOTS];
     uint64_t folded, dropped, dropped_reported;
     struct seclog__waiter *waiters;
+    size_t waiters_pending; /* waiters not settled yet */
+    size_t gc_expect;       /* waiters the last batch acknowledged: the next group's size */
+    size_t gc_signal_at;    /* a durable push that makes waiters_pending this wakes the writer */
     struct seclog__seg_ref *segs; /* oldest first; the last is w_tail when that is set */
     size_t n_segs, segs_cap;
+    struct seclog__trash *trash; /* dropped, oldest first; files still on disk */
+    size_t n_trash, trash_cap;
+    struct seclog__drop_note *notes;
+    size_t n_notes, notes_cap;
     uint64_t durable_seq;
     int64_t retention_ms;
     bool cmd_retention, cmd_stop, cmd_crash;
@@ -336,6 +409,11 @@ struct seclog {
     struct seclog__item w_batch[SECLOG__BATCH_MAX];
     size_t w_batch_n, w_batch_pos;
     int64_t w_backoff_ms;
+    bool w_fill_burst; /* the last batch had more than one entry: the next may wait to fill */
+    uint8_t *w_stage;  /* SECLOG__STAGE_BYTES: the batch's records for one pwrite at data_end */
+    size_t w_stage_len;
+    struct seclog__stage_mark w_mark;
+    struct seclog__hasher w_hasher;
     struct seclog_status w_notified;
     struct seclog__sealer w_seal;
     pthread_t writer;
@@ -348,8 +426,6 @@ int seclog__segs_add(struct seclog *log, struct seclog__segment *seg);
 void seclog__segs_publish(struct seclog *log, const struct seclog__segment *seg, bool closed);
 /* Marks seg closed without publishing more of it (abandoned after a failed sync). */
 void seclog__segs_abandon(struct seclog *log, const struct seclog__segment *seg);
-/* Takes the oldest segment off the list; the caller owns it. */
-struct seclog__segment *seclog__segs_pop_oldest(struct seclog *log);
 /* Test only: stops the writer without writing what is queued and without footers, as a
  * kill would, and frees the log. Entries already durable stay on disk. Same thread rules as
  * seclog_close. */
@@ -370,21 +446,35 @@ size_t seclog__queue_room_locked(const struct seclog *log);
 int seclog__queue_push_locked(struct seclog *log, struct seclog__item *it, bool internal);
 /* Under lock: moves up to max queued items, oldest first, to out. */
 size_t seclog__queue_take_locked(struct seclog *log, struct seclog__item *out, size_t max);
-/* Under lock: settles waiters with from <= seq <= upto that are not done yet; broadcasts. */
-void seclog__waiters_settle_locked(struct seclog *log, uint64_t from, uint64_t upto, int result);
-/* Queues one of the engine's own LOG/ records (uses the spare). A record that cannot be
- * queued is counted as dropped. Thread-safe (takes the lock). */
+/* Under lock: settles waiters with from <= seq <= upto that are not done yet; broadcasts.
+ * Returns how many it settled. */
+size_t seclog__waiters_settle_locked(struct seclog *log, uint64_t from, uint64_t upto, int result);
+/* Queues one of the engine's own LOG/ records (uses the spare); ret_seq (may be NULL) gets
+ * its seq. A record that cannot be queued is counted as dropped. Thread-safe (takes the
+ * lock). */
 int seclog__log_record(struct seclog *log, enum seclog_severity severity, enum seclog_type type,
-                       const char *topic, const struct seclog_param *params, size_t n_params);
+                       const char *topic, const struct seclog_param *params, size_t n_params,
+                       uint64_t *ret_seq);
 
 /* fold.c */
-/* The canonical key of e for folding; *ret_key is heap memory. Thread-safe. */
-int seclog__fold_key_new(const struct seclog_entry *e, uint8_t **ret_key, size_t *ret_len,
-                         uint64_t *ret_hash);
-/* Under lock: folds the entry it (key as from seclog__fold_key_new) or queues it, with the
- * summary of the slot it displaces first. Returns 1 folded, 0 queued (the ring owns it->rec),
- * -ENOBUFS queue full (counted). The key is consumed in every case. */
-int seclog__fold_push_locked(struct seclog *log, uint8_t *key, size_t key_len, uint64_t hash,
+#define SECLOG__FOLD_KEY_INLINE 512 /* keys up to this many bytes need no malloc */
+
+/* The canonical key of an entry for folding, with its hash. p points into inline_buf or, for
+ * a larger key, to heap memory that _done frees. */
+struct seclog__fold_key {
+    uint8_t *p;
+    size_t len;
+    uint64_t hash;
+    uint8_t inline_buf[SECLOG__FOLD_KEY_INLINE];
+};
+
+/* Builds e's key. -EINVAL for a bad entry, -ENOMEM. Thread-safe. */
+int seclog__fold_key_init(struct seclog__fold_key *k, const struct seclog_entry *e);
+void seclog__fold_key_done(struct seclog__fold_key *k);
+/* Under lock: folds the entry it (with its key k) or queues it, with the summary of the slot
+ * it displaces first. Returns 1 folded, 0 queued (the ring owns it->rec), -ENOBUFS queue full
+ * (counted). The slot copies the key; k stays the caller's. */
+int seclog__fold_push_locked(struct seclog *log, const struct seclog__fold_key *k,
                              struct seclog__item *it);
 /* Writer: queues summaries of windows that have passed (all of them if all). Takes the lock. */
 void seclog__fold_flush(struct seclog *log, bool all);
@@ -417,12 +507,22 @@ int seclog__tail_close(struct seclog *log);
 int seclog__tail_create(struct seclog *log);
 
 /* retention.c (writer thread) */
-/* Before a new segment: evicts oldest segments while the budget is used up. */
+/* Before a new segment: evicts oldest segments while the budget is used up (segments in the
+ * trash count: their files are removed first). */
 int seclog__evict_for_new(struct seclog *log);
+/* Under lock: is there a trash file the writer may remove now (its record is durable)? */
+bool seclog__trash_is_ready_locked(const struct seclog *log);
+/* Removes the files of the trash whose records are durable (all: every one, for space now),
+ * then, unless all, regrows the reserve. Returns 0 or the first error (the entry stays). */
+int seclog__trash_empty(struct seclog *log, bool all);
+/* Under lock: forgets drop notes whose records are durable. */
+void seclog__drop_notes_prune_locked(struct seclog *log);
+/* Frees the trash and the notes (files stay); seclog_close, after the writer stopped. */
+void seclog__trash_done(struct seclog *log);
 /* The retention command: deletes whole oldest segments older than retention_ms. */
 void seclog__retention_apply(struct seclog *log, int64_t retention_ms);
-/* Sets DIR/reserve to the budget not used by segments, counting extra segments about to be
- * created. Failure is not fatal: the space is then simply not held. */
+/* Sets DIR/reserve to the budget not used by segment files (the trash's count), counting extra
+ * segments about to be created. Failure is not fatal: the space is then simply not held. */
 int seclog__reserve_update(struct seclog *log, size_t extra);
 
 #endif

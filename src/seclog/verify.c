@@ -49,6 +49,7 @@ struct verifier {
     uint64_t key_epoch;
     uint8_t key[SECLOG_KEY_BYTES];
     char *strbuf;
+    struct seclog__hasher hasher;
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct verifier *v, uint64_t seq,
@@ -111,7 +112,7 @@ static int check_entry(struct verifier *v, const struct seclog__parsed *p)
                     "record %" PRIu64 ": out of sequence after record %" PRIu64
                     " (duplicated or reordered)",
                     p->seq, v->next_seq - 1);
-    if (!seclog__chain_check(p, v->hash))
+    if (!seclog__chain_check_with(&v->hasher, p, v->hash))
         return fail(v, p->seq,
                     "record %" PRIu64 ": hash does not chain to record %" PRIu64
                     " (changed, inserted or reordered)",
@@ -258,11 +259,14 @@ static int walk_segment(struct verifier *v, const struct seclog__view_segment *s
     return 0;
 }
 
-/* The head: entries before the oldest present must be accounted for by a retention record. */
-static void check_ends(struct verifier *v, uint64_t durable_seq)
+/* The head: entries before the oldest present must be accounted for by a retention record,
+ * or by a drop whose record the engine has queued but not yet made durable (head_upto). */
+static void check_ends(struct verifier *v, uint64_t durable_seq, uint64_t head_upto)
 {
     uint64_t last = v->started ? v->next_seq - 1 : 0;
 
+    if (head_upto > v->upto_max)
+        v->upto_max = head_upto;
     if (v->res.records > 0 && v->res.first_seq > 1 && v->res.first_seq > v->upto_max + 1) {
         fail(v, v->upto_max + 1,
              "records %" PRIu64 "..%" PRIu64 " missing at the head, and no retention record "
@@ -301,6 +305,7 @@ int seclog_verify(struct seclog *log, const char *verification_key,
             goto out;
         v->have_key = true;
     }
+    (void)seclog__hasher_init(&v->hasher); /* without it, each record makes its own context */
     v->strbuf = malloc(STRBUF_BYTES);
     if (!v->strbuf) {
         r = -ENOMEM;
@@ -319,12 +324,13 @@ int seclog_verify(struct seclog *log, const char *verification_key,
     }
     r = 0;
     if (!v->failed)
-        check_ends(v, view.durable_seq);
+        check_ends(v, view.durable_seq, view.head_upto);
     *ret = v->res;
 out:
     if (have_view)
         seclog__view_done(&view);
     explicit_bzero(v->key, sizeof(v->key));
+    seclog__hasher_done(&v->hasher);
     free(v->strbuf);
     free(v);
     return r;

@@ -7,13 +7,18 @@
  *     wait: entries, a command, SECLOG__IDLE_MS passed (or the back-off after an error)
  *       -> fold windows that passed become summaries     (seclog__fold_flush)
  *       -> drops since the last report: LOG/DROPPED       (report_drops)
- *       -> retention command                              (seclog__retention_apply)
+ *       -> retention command: drop logically              (seclog__retention_apply)
+ *       -> fill: let the batch grow (group commit)        (fill_wait_locked)
+ *            until a full batch; with durable waiters until as many as the last batch
+ *            acknowledged, at most SECLOG__GC_WINDOW_US; without, in a burst only, until
+ *            the queue stopped growing (1 ms) or 20 ms passed
  *       -> batch: take <= SECLOG__BATCH_MAX entries, or keep the one that failed
- *            per entry: rotate if needed (tail_ready), chain, append   (write_entry)
- *            seal (seal_write), fdatasync                              (batch_write)
+ *            per entry: rotate if needed (tail_ready), chain, stage    (write_entry)
+ *            seal (seal_write), one pwrite (stage_flush), fdatasync    (batch_write)
  *            ok: publish durable, settle waiters                       (publish_durable)
  *            fdatasync failed: batch final, -EIO, new segment          (settle_lost)
  *            write/create failed: not writable, keep batch, back off   (after_write)
+ *       -> trash whose records are durable: unlink, reserve (seclog__trash_empty)
  *       -> status changed: event_active on the loop                    (notify)
  *
  * Invariants:
@@ -26,6 +31,12 @@
  *  4. Every segment that holds entries gets a seal after its last entry when seals are on:
  *     room for one is kept with every entry, and the tail is sealed before it is closed.
  *  5. The writer never spins: after an error it waits 100 ms doubling to 5 s.
+ *  6. Records are staged in w_stage and written with one pwrite at the tail's data_end (the
+ *     stage is flushed before the tail closes and before any sync). The stage is empty
+ *     outside batch_write and tail_close; a failed flush returns the chain, the tail's fields
+ *     and the batch position to w_mark, as if nothing had been staged (invariant 1).
+ *  7. The group-commit wait is bounded: SECLOG__GC_WINDOW_US with durable waiters,
+ *     SECLOG__IDLE_MS without; a command, a full batch or a stop ends it at once.
  *
  * Threads: everything here runs on the writer thread, except seclog__writer_start/_stop
  * (the thread calling seclog_open/seclog_close). w_* fields are the writer's alone; shared
@@ -104,7 +115,90 @@ int seclog__tail_create(struct seclog *log)
     return 0;
 }
 
-/* Appends a seal for the tail's last entry if it has unsealed entries. A seal that cannot be
+/* ---- the stage: a batch gathered for one pwrite ----------------------------------------- */
+
+static void mark_save(struct seclog *log)
+{
+    struct seclog__stage_mark *m = &log->w_mark;
+    const struct seclog__segment *t = log->w_tail;
+
+    m->batch_pos = log->w_batch_pos;
+    m->last_seq = log->w_last_seq;
+    memcpy(m->last_hash, log->w_last_hash, SECLOG__HASH_BYTES);
+    m->unsealed = log->w_unsealed;
+    m->seg_records = t->records;
+    m->seg_last_seq = t->last_seq;
+    m->seg_first_ms = t->first_ms;
+    m->seg_last_ms = t->last_ms;
+    memcpy(m->seg_last_hash, t->last_hash, SECLOG__HASH_BYTES);
+}
+
+/* Invariant 6: forgets what was staged, as if it had never been. */
+static void stage_discard(struct seclog *log)
+{
+    const struct seclog__stage_mark *m = &log->w_mark;
+    struct seclog__segment *t = log->w_tail;
+
+    if (log->w_stage_len == 0)
+        return;
+    log->w_stage_len = 0;
+    log->w_batch_pos = m->batch_pos;
+    log->w_last_seq = m->last_seq;
+    memcpy(log->w_last_hash, m->last_hash, SECLOG__HASH_BYTES);
+    log->w_unsealed = m->unsealed;
+    t->records = m->seg_records;
+    t->last_seq = m->seg_last_seq;
+    t->first_ms = m->seg_first_ms;
+    t->last_ms = m->seg_last_ms;
+    memcpy(t->last_hash, m->seg_last_hash, SECLOG__HASH_BYTES);
+}
+
+/* Writes what is staged at the tail's data_end in one pwrite. On failure nothing of it
+ * counts (stage_discard) and the caller retries from the batch position it had. */
+static int stage_flush(struct seclog *log)
+{
+    int r;
+
+    if (log->w_stage_len == 0)
+        return 0;
+    r = seclog__segment_append(log->w_tail, log->w_stage, log->w_stage_len);
+    if (r < 0) {
+        stage_discard(log);
+        return r;
+    }
+    log->w_stage_len = 0;
+    return 0;
+}
+
+_Static_assert(SECLOG__STAGE_BYTES >= SECLOG__RECORD_MAX, "the stage holds the largest record");
+
+/* Stages len bytes for the tail (which has room for them after what is staged); a full stage
+ * is written first. */
+static int stage_put(struct seclog *log, const void *data, size_t len)
+{
+    int r;
+
+    if (log->w_stage_len + len > SECLOG__STAGE_BYTES) {
+        r = stage_flush(log);
+        if (r < 0)
+            return r;
+    }
+    if (log->w_stage_len == 0)
+        mark_save(log);
+    memcpy(log->w_stage + log->w_stage_len, data, len);
+    log->w_stage_len += len;
+    return 0;
+}
+
+/* Room left in the tail for more records, after what is staged. */
+static uint64_t tail_room(const struct seclog *log)
+{
+    uint64_t room = seclog__segment_room(log->w_tail);
+
+    return room > log->w_stage_len ? room - log->w_stage_len : 0;
+}
+
+/* Stages a seal for the tail's last entry if it has unsealed entries. A seal that cannot be
  * built (keys unusable) is skipped: a later one covers these entries. */
 static int seal_write(struct seclog *log)
 {
@@ -116,7 +210,7 @@ static int seal_write(struct seclog *log)
         return 0;
     if (seclog__seal_build(log, log->w_last_seq, log->w_last_hash, buf, sizeof(buf), &len) < 0)
         return 0;
-    r = seclog__segment_append(log->w_tail, buf, len);
+    r = stage_put(log, buf, len);
     if (r == 0)
         log->w_unsealed = false;
     return r;
@@ -124,9 +218,15 @@ static int seal_write(struct seclog *log)
 
 static void publish_durable(struct seclog *log)
 {
+    size_t n;
+
     pthread_mutex_lock(&log->lock);
     log->durable_seq = log->w_synced_seq;
-    seclog__waiters_settle_locked(log, 0, log->w_synced_seq, 0);
+    n = seclog__waiters_settle_locked(log, 0, log->w_synced_seq, 0);
+    /* The producers just acknowledged are the group the next batch waits for. */
+    if (n > 0)
+        log->gc_expect = n;
+    seclog__drop_notes_prune_locked(log);
     pthread_mutex_unlock(&log->lock);
 }
 
@@ -152,7 +252,7 @@ static void settle_lost(struct seclog *log, int err, bool try_close)
     log->w_tail = NULL;
     log->w_synced_seq = log->w_last_seq;
     pthread_mutex_lock(&log->lock);
-    seclog__waiters_settle_locked(log, from, upto, -EIO);
+    (void)seclog__waiters_settle_locked(log, from, upto, -EIO);
     log->last_error = err;
     pthread_mutex_unlock(&log->lock);
     if (from > upto)
@@ -165,7 +265,7 @@ static void settle_lost(struct seclog *log, int err, bool try_close)
     (void)snprintf(upto_s, sizeof(upto_s), "%" PRIu64, upto);
     (void)snprintf(index_s, sizeof(index_s), "%" PRIu64, t->index);
     (void)seclog__log_record(log, SECLOG_SEVERITY_ERROR, SECLOG_TYPE_SECURITY, "LOG/WRITE_ERROR",
-                             params, ARRAY_SIZE(params));
+                             params, ARRAY_SIZE(params), NULL);
 }
 
 int seclog__tail_close(struct seclog *log)
@@ -176,8 +276,25 @@ int seclog__tail_close(struct seclog *log)
     if (!t)
         return 0;
     r = seal_write(log);
-    if (r < 0)
+    if (r == 0)
+        r = stage_flush(log);
+    if (r < 0) {
+        stage_discard(log);
         return r;
+    }
+    /* The records first, then the footer: a footer that cannot be written then costs the
+     * segment its footer (the next open scans it), not the entries (invariant 2 is about
+     * failed syncs, not failed writes). One more fdatasync per segment. */
+    if (log->w_synced_seq < log->w_last_seq) {
+        r = seclog__segment_sync(t);
+        if (r < 0) {
+            settle_lost(log, r, true);
+            return 0;
+        }
+        log->w_synced_seq = log->w_last_seq;
+        seclog__segs_publish(log, t, false);
+        publish_durable(log);
+    }
     r = seclog__segment_close(t);
     if (r < 0) {
         settle_lost(log, r, false);
@@ -196,7 +313,7 @@ static int tail_ready(struct seclog *log, size_t need)
     struct seclog__segment *t = log->w_tail;
     int r;
 
-    if (t && seclog__segment_room(t) >= need && !tail_is_old(t, clock_now_ms()))
+    if (t && tail_room(log) >= need && !tail_is_old(t, clock_now_ms()))
         return 0;
     if (t) {
         r = seclog__tail_close(log);
@@ -221,8 +338,8 @@ static int write_entry(struct seclog *log, struct seclog__item *it)
     if (r < 0)
         return r;
     t = log->w_tail;
-    seclog__record_finish(it->rec, it->len, it->seq, log->w_last_hash, hash);
-    r = seclog__segment_append(t, it->rec, it->len);
+    seclog__record_finish_with(&log->w_hasher, it->rec, it->len, it->seq, log->w_last_hash, hash);
+    r = stage_put(log, it->rec, it->len);
     if (r < 0)
         return r;
     if (t->records == 0 || it->time_ms < t->first_ms)
@@ -257,12 +374,14 @@ static int batch_write(struct seclog *log)
     while (log->w_batch_pos < log->w_batch_n) {
         r = write_entry(log, &log->w_batch[log->w_batch_pos]);
         if (r < 0)
-            return r;
+            goto fail;
         log->w_batch_pos++;
     }
     r = seal_write(log);
+    if (r == 0)
+        r = stage_flush(log);
     if (r < 0)
-        return r;
+        goto fail;
     if (log->w_tail) {
         r = seclog__segment_sync(log->w_tail);
         if (r < 0) {
@@ -275,6 +394,9 @@ static int batch_write(struct seclog *log)
     }
     batch_free(log);
     return 0;
+fail:
+    stage_discard(log);
+    return r;
 }
 
 /* ---- status ----------------------------------------------------------------------------- */
@@ -337,7 +459,7 @@ static void report_drops(struct seclog *log)
     (void)snprintf(count_s, sizeof(count_s), "%" PRIu64, count);
     (void)snprintf(total_s, sizeof(total_s), "%" PRIu64, total);
     if (seclog__log_record(log, SECLOG_SEVERITY_WARNING, SECLOG_TYPE_SECURITY, "LOG/DROPPED",
-                           params, ARRAY_SIZE(params)) < 0) {
+                           params, ARRAY_SIZE(params), NULL) < 0) {
         pthread_mutex_lock(&log->lock);
         log->dropped_reported -= count; /* report them with the next ones */
         pthread_mutex_unlock(&log->lock);
@@ -359,10 +481,68 @@ static void wait_for_work_locked(struct seclog *log)
             (void)pthread_cond_timedwait(&log->work_cond, &log->lock, &until);
         return;
     }
-    if (log->ring_count > 0 || log->cmd_stop || log->cmd_retention)
+    if (log->ring_count > 0 || log->cmd_stop || log->cmd_retention ||
+        seclog__trash_is_ready_locked(log))
         return;
     until = deadline_in(SECLOG__IDLE_MS);
     (void)pthread_cond_timedwait(&log->work_cond, &log->lock, &until);
+}
+
+static struct timespec deadline_at_us(int64_t at)
+{
+    struct timespec ts = {.tv_sec = (time_t)(at / 1000000), .tv_nsec = (long)(at % 1000000) * 1000};
+
+    return ts;
+}
+
+/* Under lock, with entries queued and no batch kept: lets the batch grow (invariant 7). Each
+ * fdatasync costs about as much for 1 entry as for 256, so waiting a little for the rest of
+ * a burst, or for the rest of a group of durable producers, multiplies what one sync
+ * acknowledges. Producers wake the writer when the batch is full and when the group is
+ * complete (queue.c). */
+static void fill_wait_locked(struct seclog *log)
+{
+    int64_t start = clock_real_mono_us(), gc_end = 0, grow_end = start + SECLOG__FILL_GROW_US;
+    int64_t idle_end = start + SECLOG__IDLE_MS * 1000LL;
+    size_t seen = log->ring_count;
+
+    for (;;) {
+        int64_t now, until;
+        struct timespec ts;
+
+        if (log->ring_count == 0 || log->ring_count >= SECLOG__BATCH_MAX || log->cmd_stop ||
+            log->cmd_retention || log->cmd_crash)
+            break;
+        now = clock_real_mono_us();
+        if (log->waiters_pending > 0) {
+            size_t expect = log->gc_expect > 0 ? log->gc_expect : 1;
+
+            if (log->waiters_pending >= expect)
+                break;
+            if (gc_end == 0)
+                gc_end = now + SECLOG__GC_WINDOW_US;
+            if (now >= gc_end)
+                break;
+            log->gc_signal_at = expect;
+            until = gc_end;
+        } else {
+            /* A lone entry after a quiet spell goes at once, as it always did; only a burst
+             * (the last batch had company) waits for the rest of it. */
+            if (!log->w_fill_burst || now >= idle_end)
+                break;
+            if (now >= grow_end) {
+                if (log->ring_count == seen)
+                    break; /* the burst is over */
+                seen = log->ring_count;
+                grow_end = now + SECLOG__FILL_GROW_US;
+            }
+            log->gc_signal_at = 1; /* any durable waiter ends this wait */
+            until = grow_end < idle_end ? grow_end : idle_end;
+        }
+        ts = deadline_at_us(until);
+        (void)pthread_cond_timedwait(&log->work_cond, &log->lock, &ts);
+    }
+    log->gc_signal_at = SIZE_MAX;
 }
 
 static void *writer_main(void *arg)
@@ -370,7 +550,7 @@ static void *writer_main(void *arg)
     struct seclog *log = arg;
 
     for (;;) {
-        bool stop, crash, retention, drained;
+        bool stop, crash, retention, drained, trash;
         int64_t retention_ms;
         int r = 0;
 
@@ -386,18 +566,30 @@ static void *writer_main(void *arg)
             break;
         seclog__fold_flush(log, stop);
         report_drops(log);
-        if (retention)
+        if (retention) {
             seclog__retention_apply(log, retention_ms);
+            /* Its records may wait a moment for company: they rarely need a sync alone. */
+            log->w_fill_burst = true;
+        }
         if (log->w_batch_n == 0) {
             pthread_mutex_lock(&log->lock);
+            if (log->w_backoff_ms == 0)
+                fill_wait_locked(log);
             log->w_batch_n = seclog__queue_take_locked(log, log->w_batch, SECLOG__BATCH_MAX);
             log->w_batch_pos = 0;
             pthread_mutex_unlock(&log->lock);
+            log->w_fill_burst = log->w_batch_n > 1;
         }
         if (log->w_batch_n > 0) {
             r = batch_write(log);
             after_write(log, r);
         }
+        /* Dropped segments whose records are now durable: their files and the reserve. */
+        pthread_mutex_lock(&log->lock);
+        trash = seclog__trash_is_ready_locked(log);
+        pthread_mutex_unlock(&log->lock);
+        if (trash)
+            (void)seclog__trash_empty(log, false);
         notify(log);
         if (!stop)
             continue;
@@ -417,6 +609,11 @@ int seclog__writer_start(struct seclog *log)
 
     /* What the loop last heard: the open state; a log that opened unwritable is news. */
     log->w_notified = (struct seclog_status){.writable = true};
+    log->w_stage = malloc(SECLOG__STAGE_BYTES);
+    if (!log->w_stage)
+        return -ENOMEM;
+    /* Without a reusable context each record makes its own: slower, still correct. */
+    (void)seclog__hasher_init(&log->w_hasher);
     r = pthread_create(&log->writer, NULL, writer_main, log);
     if (r != 0)
         return -r;

@@ -239,6 +239,97 @@ static void each_failing_write_of_a_batch_is_retried_without_loss(void **state)
     verify_ok(fx->log, NULL);
 }
 
+/* A batch that rotates through several segments writes in several pwrites (the staged part
+ * at each rotation, footers, headers); failing each of them in turn loses nothing and keeps
+ * the chain: a failed write returns the batch to where it stood (writer.c, invariant 6). */
+static void each_failing_write_of_a_rotating_batch_is_retried_without_loss(void **state)
+{
+    struct fx *fx = *state;
+    struct rec_list l;
+    uint64_t calls;
+
+    fx->cfg.capacity_bytes = 64ull * TEST_SEG_BYTES;
+    fx_open(fx);
+    (void)fx_mark(fx);
+    calls = io_calls(IO_OP_PWRITE);
+    fx_append_n(fx, "TEST/COUNT", 120, 1000); /* about two and a half 64 KiB segments */
+    (void)fx_mark(fx);
+    calls = io_calls(IO_OP_PWRITE) - calls;
+    assert_true(calls >= 4);
+    for (uint64_t n = 1; n <= calls; n++) {
+        io_fault_at(IO_OP_PWRITE, n, EIO);
+        fx_append_n(fx, "TEST/RETRY", 120, 1000);
+        (void)fx_mark(fx);
+    }
+    io_fault_clear();
+    (void)fx_settle(fx);
+    recs_collect(fx->log, &l);
+    assert_int_equal(recs_count(&l, "TEST/RETRY"), 120 * calls);
+    recs_free(&l);
+    verify_ok(fx->log, NULL);
+    fx_reopen(fx);
+    verify_ok(fx->log, NULL);
+}
+
+/* A retention drop whose unlink fails: the log goes on, the file stays (counted against the
+ * budget), and a crash before it is gone leaves an expired segment whose LOG/RETENTION record
+ * is already durable. After the restart verify accepts that, and the next retention run drops
+ * it again and removes the file. */
+static void a_retention_drop_survives_a_failed_unlink_and_a_crash(void **state)
+{
+    struct fx *fx = *state;
+    struct seclog__view v;
+    struct rec_list l;
+    struct seclog_verify_result res;
+    uint64_t old_last, segs_before;
+    char *first = NULL;
+
+    fx_open(fx);
+    fx_append_n(fx, "TEST/OLD", 80, 1000);
+    old_last = fx_settle(fx);
+    assert_int_equal(clock_advance(11 * TEST_DAY_MS), 0);
+    fx_append_n(fx, "TEST/NEW", 5, 10); /* the day-old tail rotates */
+    (void)fx_settle(fx);
+    assert_int_equal(seclog__snapshot(fx->log, &v), 0);
+    segs_before = v.n;
+    first = strdup(v.segs[0].path);
+    seclog__view_done(&v);
+    io_fault_at(IO_OP_UNLINK, 1, EIO);
+    seclog_retention_run(fx->log);
+    (void)fx_settle(fx);
+    /* Dropped for readers and verify, still on disk. */
+    assert_int_equal(seclog__snapshot(fx->log, &v), 0);
+    assert_int_equal(v.n, 1);
+    seclog__view_done(&v);
+    assert_true(fs_exists(first));
+    verify_ok(fx->log, NULL);
+    recs_collect(fx->log, &l);
+    assert_int_equal(recs_count(&l, "LOG/RETENTION"), segs_before - 1);
+    recs_free(&l);
+    seclog__crash_for_tests(fx->log);
+    fx->log = NULL;
+    io_fault_clear();
+    fx_open(fx);
+    /* The expired segment is back, its records present and accounted for. */
+    assert_int_equal(seclog_verify(fx->log, NULL, &res), 0);
+    if (!res.ok)
+        print_error("verify: %s (first bad seq %" PRIu64 ")\n", res.reason, res.first_bad_seq);
+    assert_true(res.ok);
+    assert_true(res.first_seq <= old_last);
+    seclog_retention_run(fx->log);
+    (void)fx_settle(fx);
+    assert_false(fs_exists(first));
+    assert_int_equal(seclog__snapshot(fx->log, &v), 0);
+    assert_int_equal(v.n, 1);
+    seclog__view_done(&v);
+    recs_collect(fx->log, &l);
+    assert_int_equal(recs_count(&l, "TEST/OLD"), 0);
+    assert_true(recs_count(&l, "LOG/RETENTION") >= 1);
+    recs_free(&l);
+    verify_ok(fx->log, NULL);
+    free(first);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +343,10 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(close_on_a_dead_disk_returns, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(each_failing_write_of_a_batch_is_retried_without_loss,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(
+            each_failing_write_of_a_rotating_batch_is_retried_without_loss, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(a_retention_drop_survives_a_failed_unlink_and_a_crash,
                                         fx_setup, fx_teardown),
     };
 

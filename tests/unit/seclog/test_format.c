@@ -1,4 +1,5 @@
-/* Unit tests for src/seclog/format.c: CRC-32C, record encoding and hostile-input parsing,
+/* Unit tests for src/seclog/format.c and crc32c.c: CRC-32C (the fast versions against the
+ * bytewise reference), record encoding and hostile-input parsing,
  * seals, header and footer blocks, and the golden segment tests/data/seclog/golden-v1.seg
  * that docs/security-log.md describes byte by byte. KONN_SOURCE_DIR is the repository root.
  *
@@ -6,6 +7,7 @@
  * of the format fails this test until format, doc and golden file change together. To write
  * a new golden file: KONN_SECLOG_GOLDEN_OUT=path ./test_seclog_format. */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,6 +78,77 @@ static void crc32c_matches_the_castagnoli_check_value(void **state)
     assert_int_equal(seclog__crc32c(0, "123456789", 9), 0xe3069283);
     assert_int_equal(seclog__crc32c(seclog__crc32c(0, "1234", 4), "56789", 5), 0xe3069283);
     assert_int_equal(seclog__crc32c(0, "", 0), 0);
+}
+
+/* Random data at every alignment and many lengths, whole and split in two calls: slice-by-8,
+ * the SSE4.2 version (where the CPU has it) and the dispatcher all equal the bytewise one. */
+static void crc32c_fast_versions_match_the_bytewise_reference(void **state)
+{
+    enum { DATA = 4096 + 64 };
+    uint8_t *data = malloc(DATA);
+    bool hw = seclog__crc32c_hw_is_available();
+    size_t lens[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 120, 255, 256, 257, 1000, 4096};
+
+    assert_non_null(data);
+    assert_int_equal(rand_bytes(data, DATA), 0);
+    for (size_t off = 0; off < 16; off++) {
+        for (size_t i = 0; i < ARRAY_SIZE(lens); i++) {
+            const uint8_t *p = data + off;
+            size_t len = lens[i], cut = len / 3;
+            uint32_t want = seclog__crc32c_bytewise(0, p, len);
+            uint32_t seed = 0x12345678u + (uint32_t)off;
+
+            assert_int_equal(seclog__crc32c_sliced(0, p, len), want);
+            assert_int_equal(seclog__crc32c(0, p, len), want);
+            assert_int_equal(
+                seclog__crc32c_sliced(seclog__crc32c_sliced(0, p, cut), p + cut, len - cut), want);
+            /* A running CRC (as the header and footer blocks use) from any start value. */
+            assert_int_equal(seclog__crc32c_sliced(seed, p, len),
+                             seclog__crc32c_bytewise(seed, p, len));
+            if (!hw)
+                continue;
+            assert_int_equal(seclog__crc32c_hw(0, p, len), want);
+            assert_int_equal(seclog__crc32c_hw(seclog__crc32c_hw(0, p, cut), p + cut, len - cut),
+                             want);
+            assert_int_equal(seclog__crc32c_hw(seed, p, len),
+                             seclog__crc32c_bytewise(seed, p, len));
+        }
+    }
+    assert_int_equal(seclog__crc32c_bytewise(0, "123456789", 9), 0xe3069283);
+    assert_int_equal(seclog__crc32c_sliced(0, "123456789", 9), 0xe3069283);
+    free(data);
+}
+
+/* One hasher reused over many records gives the hashes a fresh context per record gives. */
+static void record_finish_with_a_reused_hasher_equals_one_shot(void **state)
+{
+    struct seclog__hasher h = {0};
+    uint8_t a[256], b[256], prev_a[SECLOG__HASH_BYTES] = {0}, prev_b[SECLOG__HASH_BYTES] = {0};
+    uint8_t hash_a[SECLOG__HASH_BYTES], hash_b[SECLOG__HASH_BYTES];
+    struct seclog__parsed p;
+
+    assert_int_equal(seclog__hasher_init(&h), 0);
+    for (uint64_t seq = 1; seq <= 50; seq++) {
+        size_t len = 0;
+        char v[32];
+        struct seclog_param prm = {"N", v};
+        struct seclog_entry e = {.topic = "TEST/HASH", .params = &prm, .n_params = 1};
+
+        (void)snprintf(v, sizeof(v), "%" PRIu64, seq * 7919);
+        assert_int_equal(seclog__entry_encode(&e, 1000, boot_id, a, sizeof(a), &len), 0);
+        memcpy(b, a, len);
+        seclog__record_finish_with(&h, a, len, seq, prev_a, hash_a);
+        seclog__record_finish(b, len, seq, prev_b, hash_b);
+        assert_memory_equal(a, b, len);
+        assert_memory_equal(hash_a, hash_b, SECLOG__HASH_BYTES);
+        assert_int_equal(seclog__record_parse(a, len, &p), 0);
+        assert_true(seclog__chain_check_with(&h, &p, prev_a));
+        assert_false(seclog__chain_check_with(&h, &p, hash_a));
+        memcpy(prev_a, hash_a, SECLOG__HASH_BYTES);
+        memcpy(prev_b, hash_b, SECLOG__HASH_BYTES);
+    }
+    seclog__hasher_done(&h);
+    seclog__hasher_done(&h); /* twice is fine */
 }
 
 static void entry_encode_puts_fields_at_documented_offsets(void **state)
@@ -551,6 +624,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crc32c_matches_the_castagnoli_check_value),
+        cmocka_unit_test(crc32c_fast_versions_match_the_bytewise_reference),
+        cmocka_unit_test(record_finish_with_a_reused_hasher_equals_one_shot),
         cmocka_unit_test(entry_encode_puts_fields_at_documented_offsets),
         cmocka_unit_test(entry_encode_rejects_entries_outside_the_limits),
         cmocka_unit_test(largest_entry_fits_record_max_and_parses),
