@@ -7,7 +7,8 @@
  *    and cards imported from the gematik TEST-ONLY identities (PKCS#12, password "00");
  *  - terminals (one per card-terminal entity of the info model) with slots, connected or not;
  *  - inserted cards with their handles, and each card's PIN objects and counters (used by the
- *    CardService, issue #5).
+ *    CardService, issue #5); their state machines, the card sessions and the virtual PIN
+ *    pads are declared in cards/pin.h.
  * Changes raise CARD/INSERTED, CARD/REMOVED, CT/CONNECTED, CT/DISCONNECTED on the bus, and
  * EC_CardTerminal_Not_Available(ctId) for an active terminal that is not connected.
  * The world (catalog, insertions, PIN counters) persists in DATA/world/world.json.
@@ -48,7 +49,7 @@ int cards_type_from_string(const char *s, enum cards_type *ret);
 #define CARDS_HANDLE_MAX 128
 #define CARDS_ICCSN_MAX 20
 #define CARDS_NAME_MAX 64
-#define CARDS_PINS_MAX 8
+#define CARDS_PINS_MAX 12 /* the eGK has ten (PIN.CH, MRPIN.*, PIN.AMTS_REP) */
 
 /* A PIN object of a card (PIN.CH, PIN.QES, PIN.SMC, MRPIN.home, ...). */
 enum cards_pin_state {
@@ -85,6 +86,7 @@ struct cards_card {
     char kvnr[11];          /* eGK only */
     char telematik_id[128]; /* HBA, SMC-B */
     int64_t expiry_ms;      /* of the card's AUT certificate */
+    bool auto_pin;          /* the virtual PIN pad enters the stored PIN itself (CI) */
     size_t n_pins;
     struct cards_pin pins[CARDS_PINS_MAX];
     /* Where inserted; ct_id "" when not. */

@@ -133,7 +133,10 @@ struct cards {
     uint64_t sub_id;
     OSSL_LIB_CTX *p12_ctx; /* default + legacy providers, for old PKCS#12 (import.c) */
     OSSL_PROVIDER *p12_providers[2];
-    struct cards__trust *trust; /* trust.c: trust space and revocation table */
+    struct cards__session *sessions; /* session.c */
+    size_t n_sessions, cap_sessions;
+    struct cards_pin_wait *waits; /* pinpad.c: at most one per terminal */
+    struct cards__trust *trust;   /* trust.c: trust space and revocation table */
 };
 
 /* trust.c: the trust space and the revocation table of c, loaded at first use (NULL on
@@ -149,6 +152,23 @@ struct cards__revs *cards__revs_open(const char *world_dir);
 struct cards__revs *cards__revs_free(struct cards__revs *r);
 /* trust.c: the table of c (loaded with the trust space), NULL on allocation failure. */
 struct cards__revs *cards__revs_get(struct cards *c);
+
+/* ---- PINs (pin.h: pin.c, session.c, pinpad.c) -------------------------------------------- */
+
+/* A session (TIP1-A_4560) that holds security states: one bit per PIN index of its card. */
+struct cards__session {
+    char handle[CARDS_HANDLE_MAX + 1];
+    char key[130]; /* CARDS_SESSION_KEY_MAX */
+    uint32_t verified;
+};
+
+/* The card leaves its slot: its waiting PIN entry ends (CARD_REMOVED) and its sessions end
+ * (TIP1-A_4539). Called before the handle is cleared. */
+void cards__pins_card_removed(struct cards *c, const struct cards_card *card);
+/* cards_close(): frees sessions and waits; no done() runs. */
+void cards__pins_done(struct cards *c);
+/* session.c: ends the sessions of a handle. */
+void cards__sessions_end(struct cards *c, const char *handle);
 
 /* catalog.c */
 /* Writes a private key as unencrypted PKCS#8 PEM, mode 0600, atomically. */

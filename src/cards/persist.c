@@ -5,7 +5,7 @@
  *   {"format": 1, "demo_pending": false,
  *    "terminals": [{"id": "ct1", "connected": true}],
  *    "cards": [{"name", "type", "iccsn", "card_version", "holder_name", "kvnr",
- *               "telematik_id", "expiry_ms", "imported",
+ *               "telematik_id", "expiry_ms", "imported", "auto_pin" (optional, false),
  *               "certificates": [{"key_ref": "C.CH.AUT", "algorithm": "RSA"}],
  *               "pins": [{"name", "pin", "puk", "state", "tries_left", "puk_uses_left"}],
  *               "inserted": {"ct", "slot", "handle", "time_ms"} or null}]}
@@ -77,12 +77,12 @@ static json_t *card_json(const struct cards__entry *e)
                             p->puk, "state", cards_pin_state_to_string(p->state), "tries_left",
                             (int)p->tries_left, "puk_uses_left", (int)p->puk_uses_left));
     }
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:o,s:o,s:o}", "name", card->name,
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:o,s:o,s:o}", "name", card->name,
                      "type", cards_type_to_string(card->type), "iccsn", card->iccsn, "card_version",
                      card->card_version, "holder_name", card->holder_name, "kvnr", card->kvnr,
                      "telematik_id", card->telematik_id, "expiry_ms", (json_int_t)card->expiry_ms,
-                     "imported", e->imported, "certificates", certs, "pins", pins, "inserted",
-                     inserted);
+                     "imported", e->imported, "auto_pin", card->auto_pin, "certificates", certs,
+                     "pins", pins, "inserted", inserted);
 }
 
 int cards__world_save(struct cards *c)
@@ -168,6 +168,7 @@ static bool card_parse(const json_t *o, struct cards__entry *e)
     const json_t *certs = json_object_get(o, "certificates");
     const json_t *pins = json_object_get(o, "pins");
     const json_t *expiry = json_object_get(o, "expiry_ms");
+    const json_t *auto_pin = json_object_get(o, "auto_pin"); /* absent in older worlds */
     char type[16];
     char alg[8];
 
@@ -181,9 +182,11 @@ static bool card_parse(const json_t *o, struct cards__entry *e)
         !json_is_integer(expiry) || !json_is_boolean(json_object_get(o, "imported")) ||
         !json_is_array(certs) || json_array_size(certs) > CARDS__CERTS_MAX ||
         !json_is_array(pins) || json_array_size(pins) > CARDS_PINS_MAX ||
+        (auto_pin && !json_is_boolean(auto_pin)) ||
         !inserted_parse(json_object_get(o, "inserted"), card))
         return false;
     card->expiry_ms = json_integer_value(expiry);
+    card->auto_pin = json_is_true(auto_pin);
     e->imported = json_is_true(json_object_get(o, "imported"));
     for (size_t i = 0; i < json_array_size(certs); i++) {
         const json_t *ce = json_array_get(certs, i);

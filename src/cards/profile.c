@@ -265,7 +265,10 @@ int cards__profile_issue_demo(struct cards__pki *pki, const struct cards__demo *
 
 void cards__pins_default(struct cards_card *card)
 {
-    static const char *const egk[] = {"PIN.CH", "MRPIN.home"};
+    /* gemILF_PS's PIN references of the eGK (digest section 7.7), plus MRPIN.home. */
+    static const char *const egk[] = {"PIN.CH",     "MRPIN.home",     "MRPIN.NFD", "MRPIN.NFD_READ",
+                                      "MRPIN.DPE",  "MRPIN.DPE_READ", "MRPIN.GDD", "MRPIN.OSE",
+                                      "MRPIN.AMTS", "PIN.AMTS_REP"};
     static const char *const hba[] = {"PIN.CH", "PIN.QES"};
     static const char *const smcb[] = {"PIN.SMC"};
     const char *const *names = card->type == CARDS_TYPE_EGK ? egk

@@ -152,6 +152,7 @@ static void eject(struct cards *c, struct cards__entry *e, bool events)
 
     log_msg(LOG_LEVEL_DEBUG, "cards: '%s' removed from %s slot %u", card->name, card->ct_id,
             card->slot);
+    cards__pins_card_removed(c, card); /* pin.h: waits and sessions end (TIP1-A_4539) */
     if (events)
         publish_card(c, "CARD/REMOVED", card);
     card->ct_id[0] = '\0';
@@ -489,6 +490,7 @@ struct cards *cards_close(struct cards *c)
         return NULL;
     if (c->subscribed)
         (void)evt_bus_unsubscribe(c->bus, c->sub_id);
+    cards__pins_done(c);
     for (size_t i = 0; i < c->n_cat; i++)
         cards__entry_done(&c->cat[i]);
     free(c->cat);

@@ -26,6 +26,9 @@ int control__cards_routes_add(struct control *c, struct mgmt_server *srv);
 /* cert_routes.c: trust space and simulated OCSP answers. */
 int control__cert_routes_add(struct control *c, struct mgmt_server *srv);
 
+/* pinpad_routes.c: the virtual PIN pads, auto-PIN and PIN states (cards/pin.h) */
+int control__pinpad_routes_add(struct control *c, struct mgmt_server *srv);
+
 /* faults_log.c */
 int control__faults_log_add(struct control *c, struct mgmt_server *srv);
 void control__flood_stop(struct control *c);

@@ -200,5 +200,7 @@ int control_routes_add(struct control *c, struct mgmt_server *srv)
         r = control__cards_routes_add(c, srv);
     if (r == 0)
         r = control__cert_routes_add(c, srv);
+    if (r == 0)
+        r = control__pinpad_routes_add(c, srv);
     return r;
 }

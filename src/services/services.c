@@ -108,9 +108,12 @@ int services_start(const struct services_deps *deps, struct services **ret_servi
     r = services__ct_service_start(s);
     if (r == 0)
         r = services__cert_service_start(s);
+    if (r == 0)
+        r = services__card_service_start(s);
     if (r < 0) {
         log_errno(LOG_LEVEL_ERROR, r,
-                  "services: cannot register the CardTerminalService or CertificateService");
+                  "services: cannot register the CardTerminalService, CertificateService or "
+                  "CardService");
         goto fail;
     }
     *ret_services = s;
@@ -128,6 +131,7 @@ struct services *services_stop(struct services *s)
         (void)evt_bus_unsubscribe(s->deps.bus, s->bus_sub_id);
     services__ct_service_stop(s);
     services__cert_service_stop(s);
+    services__card_service_stop(s);
     s->cetp = services__cetp_free(s->cetp);
     s->boot_sinks = services__boot_sinks_free(s->boot_sinks);
     s->card_xml = services__card_xml_free(s->card_xml);

@@ -251,6 +251,7 @@ struct services {
     struct soap_operation ops[7];  /* registered with the SOAP server; must outlive it */
     struct services_ct *ct;        /* the CardTerminalService (card_terminal_service.c) */
     struct services_certs *certs;  /* the CertificateService (certificate_service.c) */
+    struct services_card *card;    /* the CardService (card_service.c) */
 };
 
 /* Registers the EventService's operations with the SOAP server. */
@@ -301,6 +302,14 @@ void services__ct_service_stop(struct services *s);
  * CheckCertificateExpiration; stop frees them (s->certs may be NULL). */
 int services__cert_service_start(struct services *s);
 void services__cert_service_stop(struct services *s);
+
+/* ---- CardService v8.1.2 (card_service.c) ------------------------------------------------ */
+
+/* Registers VerifyPin, ChangePin, GetPinStatus, UnblockPin, EnablePin and DisablePin. stop
+ * abandons every call still waiting for the PIN pad (the client gets 4001) and frees it all;
+ * it accepts s->card NULL. */
+int services__card_service_start(struct services *s);
+void services__card_service_stop(struct services *s);
 
 /* call_helpers.c: helpers the service files share. */
 /* Copies text without surrounding XML whitespace. -ENOENT if text is NULL, -E2BIG if it does

@@ -62,6 +62,10 @@ static const char usage_text[] =
     "  terminal list                   the simulated card terminals and their slots\n"
     "  terminal show ID                one terminal: slots, cards, what its display shows\n"
     "  terminal connect|disconnect ID  connect or cut off a terminal\n"
+    "  pin show [--ct CT]              what the PIN pads ask for (card, PIN, display text)\n"
+    "  pin type --ct CT DIGITS...      type on a terminal's PIN pad, one value per step\n"
+    "  pin cancel --ct CT              cancel the PIN entry (the operation gets 4049)\n"
+    "  pin auto --card CARD [on|off]   the card's auto-PIN: the pad enters its stored PIN\n"
     "  cert status|revoke|unrevoke|unknown (--card C --ref R [--alg A] | --file F.pem |\n"
     "       --issuer DN --serial HEX)  the simulated OCSP answer for a certificate\n"
     "  cert list                       certificates whose OCSP answer is not 'good'\n"
@@ -126,6 +130,7 @@ static const struct command commands[] = {
     {"infomodel", cmd_infomodel},
     {"card", cmd_card},
     {"terminal", cmd_terminal},
+    {"pin", cmd_pin},
     {"cert", cmd_cert},
     {"trust", cmd_trust},
     {"client-cert", cmd_client_cert},

@@ -303,19 +303,23 @@ static void demo_cards_have_pins_and_unique_iccsns(void **state)
     struct world *w = *state;
     static const struct {
         const char *card;
-        const char *pins[2];
-    } expect[] = {{"egk1", {"PIN.CH", "MRPIN.home"}},
+        const char *pins[10];
+    } expect[] = {{"egk1",
+                   {"PIN.CH", "MRPIN.home", "MRPIN.NFD", "MRPIN.NFD_READ", "MRPIN.DPE",
+                    "MRPIN.DPE_READ", "MRPIN.GDD", "MRPIN.OSE", "MRPIN.AMTS", "PIN.AMTS_REP"}},
                   {"hba1", {"PIN.CH", "PIN.QES"}},
-                  {"smcb1", {"PIN.SMC", NULL}}};
+                  {"smcb1", {"PIN.SMC"}}};
 
     assert_int_equal(cards_catalog_count(w->cards), 3);
     for (size_t i = 0; i < ARRAY_SIZE(expect); i++) {
         const struct cards_card *card = cards_card_find(w->cards, expect[i].card);
-        size_t n = expect[i].pins[1] ? 2 : 1;
+        size_t n = 0;
 
         assert_non_null(card);
         assert_int_equal(strlen(card->iccsn), 20);
         assert_memory_equal(card->iccsn, "80276", 5);
+        while (n < ARRAY_SIZE(expect[i].pins) && expect[i].pins[n])
+            n++;
         assert_string_equal(card->card_version, "4.4.0");
         assert_true(card->expiry_ms > clock_now_ms());
         for (size_t j = 0; j < i; j++)
