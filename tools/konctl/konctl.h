@@ -1,6 +1,6 @@
 /* konctl: declarations shared by the files of the command-line tool. konctl is a client of the
- * management API (docs/management-api.md) and includes nothing from src/: it talks JSON over
- * HTTPS through libcurl and jansson.
+ * management API (docs/management-api.md): it talks JSON over HTTPS through libcurl and
+ * jansson. From src/ it uses only the self-contained bundle library ("konctl bundle").
  *
  *  - konctl_exit: the process exit codes, one per kind of outcome (docs/konctl.md).
  *  - struct konctl: the parsed command line and the session with the daemon (session.c).
@@ -42,7 +42,7 @@ enum konctl_exit {
     KONCTL_EXIT_FORBIDDEN = 6,   /* 403: the role may not do this */
     KONCTL_EXIT_NOT_FOUND = 7,   /* 404 */
     KONCTL_EXIT_CONFLICT = 8,    /* 409: conflict or critical state */
-    KONCTL_EXIT_UNVERIFIED = 9,  /* "log verify": the log does not verify (tampered, damaged) */
+    KONCTL_EXIT_UNVERIFIED = 9,  /* "log verify", "bundle verify": verification failed */
     KONCTL_EXIT_MAX
 };
 
@@ -226,6 +226,7 @@ int cmd_cert(struct konctl *k, int argc, char **argv);
 int cmd_trust(struct konctl *k, int argc, char **argv);
 int cmd_client_cert(struct konctl *k, int argc, char **argv);
 int cmd_client_user(struct konctl *k, int argc, char **argv);
+int cmd_bundle(struct konctl *k, int argc, char **argv);
 
 /* Prints active conditions (a JSON array of condition objects) as a table, or "no active
  * conditions". Shared by "status" and "ec list" (cmd_ec.c). Returns 0 or -ENOMEM. */

@@ -96,6 +96,8 @@ static const char usage_text[] =
     "  fault seclog-io-error on|off    make security-log writes fail with EIO\n"
     "  fault flood [--topic T] [--rate N] [--seconds S] [--distinct]\n"
     "                                  a storm of security events\n"
+    "  bundle keygen|create|sign-group|verify ...\n"
+    "                                  signed update bundles, on local files (no daemon)\n"
     "\n"
     "Exit codes:\n"
     "  0  success\n"
@@ -107,7 +109,7 @@ static const char usage_text[] =
     "  6  forbidden for this role (403)\n"
     "  7  not found (404)\n"
     "  8  conflict or critical state (409)\n"
-    "  9  log verification failed (log verify: the log is tampered with or damaged)\n";
+    "  9  verification failed (log verify, bundle verify: tampered or damaged)\n";
 
 struct command {
     const char *name;
@@ -135,6 +137,7 @@ static const struct command commands[] = {
     {"trust", cmd_trust},
     {"client-cert", cmd_client_cert},
     {"client-user", cmd_client_user},
+    {"bundle", cmd_bundle},
 };
 
 static const struct command *command_find(const char *name)
