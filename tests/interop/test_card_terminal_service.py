@@ -1,8 +1,7 @@
 """CardTerminalService v1.1 over the LAN interface (issue #5): RequestCard and EjectCard,
 called with python3-zeep through the gematik CardTerminalService.wsdl and with the npm soap
-package, over HTTP and HTTPS (the `lan` fixture runs every test once per transport). Every
-response is validated against CardTerminalService.xsd, every fault against
-TelematikError.xsd.
+package, over HTTPS with client authentication. Every response is validated against
+CardTerminalService.xsd, every fault against TelematikError.xsd.
 
 A RequestCard for an empty slot waits: the test holds the call in a thread, sees the display
 text through the control API (and konctl), and answers it with `konctl card insert`; another
@@ -15,6 +14,11 @@ import pytest
 from conftest import DEMO_CONTEXT, NS, have_konctl, scaled
 from service_client import (CT_SERVICE, CTS_NS, ServiceClient, node_body, node_missing,
                             run_node)
+
+
+# Over HTTPS with client authentication (the defaults) only: the transports themselves are
+# covered by the EventService tests, and one connector per module keeps the run short.
+pytestmark = pytest.mark.parametrize("lan", ["https"], indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """CertificateService v6.0 over the LAN interface (issue #5): ReadCardCertificate,
 VerifyCertificate and CheckCertificateExpiration, called with python3-zeep through the
 gematik CertificateService_v6_0_1.wsdl (schema 6.0.2, with Crypt) and with the npm soap
-package, over HTTP and HTTPS (the `lan` fixture runs every test once per transport). Every
-response is validated against the XSD, every fault against TelematikError.xsd.
+package, over HTTPS with client authentication. Every response is validated against the
+XSD, every fault against TelematikError.xsd.
 
 Covered: every key reference of each demo card for RSA and ECC; verification against the
 trust space with the simulated OCSP answers set through the control API and konctl
@@ -29,6 +29,11 @@ KEY_REFS = {
     "smcb1": {"C.AUT": "C.HCI.AUT", "C.ENC": "C.HCI.ENC", "C.SIG": "C.HCI.OSIG", "C.QES": None},
 }
 ROLE = {"egk1": "1.2.276.0.76.4.49", "hba1": "1.2.276.0.76.4.30", "smcb1": "1.2.276.0.76.4.50"}
+
+
+# Over HTTPS with client authentication (the defaults) only: the transports themselves are
+# covered by the EventService tests, and one connector per module keeps the run short.
+pytestmark = pytest.mark.parametrize("lan", ["https"], indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
