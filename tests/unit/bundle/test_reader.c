@@ -257,6 +257,42 @@ static void good_signer_fails_after_its_validity(void **state)
     expect_bad(f, BUNDLE_CODE_INTEGRITY, BUNDLE_CHECK_CHAIN, "expired");
 }
 
+/* Root -> intermediate CA -> signer: the intermediate travels in the signature (--chain). */
+static void intermediate_in_the_signature_completes_the_chain(void **state)
+{
+    struct fixture *f = *state;
+    EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *key = EVP_EC_gen("P-256");
+    X509 *ca = NULL, *cert = NULL;
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    struct bundle_signer *with = NULL, *without = NULL;
+    struct bundle_result res;
+
+    /* A CA certificate from bundle__cert_make has no pathlen limit, so it may issue. */
+    assert_int_equal(bundle__cert_make(ca_key, "intermediate", "T", true, f->pki.root,
+                                       f->pki.root_key, f->pki.now - DAY_S, f->pki.now + DAY_S,
+                                       &ca),
+                     0);
+    assert_int_equal(bundle__cert_make(key, "signer 2", "T", false, ca, ca_key, f->pki.now - DAY_S,
+                                       f->pki.now + DAY_S, &cert),
+                     0);
+    assert_true(sk_X509_push(chain, ca) > 0);
+    assert_int_equal(bundle__signer_new(key, cert, chain, &with), 0);
+    assert_int_equal(bundle__signer_new(key, cert, NULL, &without), 0);
+    test_archive_resign(&f->t, NULL, with);
+    test_archive_save(f->bad, &f->t);
+    assert_int_equal(bundle_verify(f->bad, &f->opts, NULL, &res), 0);
+    assert_int_equal(res.code, 0);
+    test_archive_resign(&f->t, NULL, without);
+    expect_bad(f, BUNDLE_CODE_INTEGRITY, BUNDLE_CHECK_CHAIN, "unable to get local issuer");
+    bundle_signer_free(with);
+    bundle_signer_free(without);
+    sk_X509_free(chain);
+    X509_free(cert);
+    X509_free(ca);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(ca_key);
+}
+
 static void ca_key_may_not_sign_bundles(void **state)
 {
     struct fixture *f = *state;
@@ -584,6 +620,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(signer_outside_the_trust_fails_the_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_signer_fails_the_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(good_signer_fails_after_its_validity, setup, teardown),
+        cmocka_unit_test_setup_teardown(intermediate_in_the_signature_completes_the_chain, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(ca_key_may_not_sign_bundles, setup, teardown),
         cmocka_unit_test_setup_teardown(garbage_signature_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(manifest_not_first_fails, setup, teardown),

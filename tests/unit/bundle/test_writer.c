@@ -2,6 +2,8 @@
  * refuses to put into a bundle, and a keygen'd PKI that signs verifiable bundles. */
 #include "bundle_test.h"
 
+#include <dirent.h>
+
 struct fixture {
     struct test_pki pki;
     char dir[64];
@@ -163,6 +165,44 @@ static void keygen_makes_a_pki_that_signs_verifiable_bundles(void **state)
     free(pki);
 }
 
+/* Only the last call (the directory's fsync after the rename) may fail with the bundle in
+ * place; any earlier failure leaves neither the bundle nor a temporary file. */
+static void create_leaves_nothing_at_any_io_fault(void **state)
+{
+    static const enum io_op ops[] = {IO_OP_OPEN, IO_OP_FSYNC, IO_OP_RENAME};
+    struct fixture *f = *state;
+    char err[256] = "";
+
+    for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+        uint64_t before = io_calls(ops[i]), n;
+
+        assert_int_equal(create(f, test_template, err, sizeof(err)), 0);
+        n = io_calls(ops[i]) - before;
+        assert_true(n >= 1);
+        assert_int_equal(unlink(f->out), 0);
+        for (uint64_t k = 1; k <= n; k++) {
+            DIR *d;
+            struct dirent *de;
+            int r;
+
+            io_fault_at(ops[i], k, EIO);
+            r = create(f, test_template, err, sizeof(err));
+            io_fault_clear();
+            assert_int_equal(r, -EIO);
+            if (fs_exists(f->out) && !(ops[i] == IO_OP_FSYNC && k == n))
+                fail_msg("op %d call %llu: the bundle exists after a failure", ops[i],
+                         (unsigned long long)k);
+            (void)unlink(f->out);
+            d = opendir(f->dir);
+            assert_non_null(d);
+            while ((de = readdir(d)))
+                if (strstr(de->d_name, ".tmp"))
+                    fail_msg("'%s' was left behind", de->d_name);
+            closedir(d);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +214,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(keygen_makes_a_pki_that_signs_verifiable_bundles, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(create_leaves_nothing_at_any_io_fault, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
