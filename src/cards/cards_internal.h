@@ -110,6 +110,12 @@ const struct cards__demo *cards__demo_at(size_t i);
 int cards__profile_issue_demo(struct cards__pki *pki, const struct cards__demo *d, const char *dir,
                               struct cards__entry *e);
 
+/* Issues the certificates a demo card made by an older version lacks (a key reference added
+ * since: eGK C.CH.ENC, HBA C.HP.ENC), for both algorithms, into dir, and appends them to e.
+ * Returns how many were added, or a negative errno (-ENOSPC: e is full). */
+int cards__profile_top_up_demo(struct cards__pki *pki, const struct cards__demo *d, const char *dir,
+                               struct cards__entry *e);
+
 /* The default PIN objects of a card type (PIN "123456", PUK "12345678", 3 tries, 10 PUK
  * uses): eGK PIN.CH and MRPIN.home, HBA PIN.CH and PIN.QES, SMC-B PIN.SMC. */
 void cards__pins_default(struct cards_card *card);

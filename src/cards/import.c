@@ -1,9 +1,9 @@
 /* import: a gematik test identity (PKCS#12, password "00") becomes a catalog card. One
  * PKCS#12 holds one key and certificate; the card's type and the certificate's key reference
  * come from its profile:
- *  1. certificatePolicies (gemSpec_PKI OIDs, as listed in profile.c): .70 eGK C.CH.AUT, .72
- *     HBA C.HP.QES, .74 C.HP.ENC, .75 C.HP.AUT, .76 SMC-B C.HCI.ENC, .77 C.HCI.AUT, .78
- *     C.HCI.OSIG;
+ *  1. certificatePolicies (gemSpec_PKI OIDs, as listed in profile.c): .70 eGK C.CH.AUT, .68
+ *     eGK C.CH.ENC, .72 HBA C.HP.QES, .74 C.HP.ENC, .75 C.HP.AUT, .76 SMC-B C.HCI.ENC, .77
+ *     C.HCI.AUT, .78 C.HCI.OSIG;
  *  2. else the subject and admission conventions: profession OID .49 (Versicherte/-r) or an OU
  *     shaped like a KVNR means eGK; the issuing CA's name ("EGK", "HBA", "SMCB") the others;
  *     the key usage picks AUT, ENC or QES/OSIG.
@@ -48,6 +48,7 @@ static const struct {
     const char *key_ref;
 } policy_map[] = {
     {"1.2.276.0.76.4.70", CARDS_TYPE_EGK, "C.CH.AUT"},
+    {"1.2.276.0.76.4.68", CARDS_TYPE_EGK, "C.CH.ENC"},
     {"1.2.276.0.76.4.72", CARDS_TYPE_HBA, "C.HP.QES"},
     {"1.2.276.0.76.4.74", CARDS_TYPE_HBA, "C.HP.ENC"},
     {"1.2.276.0.76.4.75", CARDS_TYPE_HBA, "C.HP.AUT"},

@@ -263,6 +263,46 @@ int cards__profile_issue_demo(struct cards__pki *pki, const struct cards__demo *
     return 0;
 }
 
+int cards__profile_top_up_demo(struct cards__pki *pki, const struct cards__demo *d, const char *dir,
+                               struct cards__entry *e)
+{
+    const struct cert_spec *specs = d->type == CARDS_TYPE_EGK   ? egk_certs
+                                    : d->type == CARDS_TYPE_HBA ? hba_certs
+                                                                : smcb_certs;
+    size_t n_specs = d->type == CARDS_TYPE_EGK   ? ARRAY_SIZE(egk_certs)
+                     : d->type == CARDS_TYPE_HBA ? ARRAY_SIZE(hba_certs)
+                                                 : ARRAY_SIZE(smcb_certs);
+    struct cards__profile base = {.days = CARD_DAYS};
+    struct cards_card scratch = {.type = d->type};
+    char serial[32];
+    int added = 0;
+
+    (void)snprintf(serial, sizeof(serial), "16.%s", d->iccsn);
+    identity(d, serial, &base, &scratch); /* the same subject; scratch is not kept */
+    for (size_t i = 0; i < n_specs; i++) {
+        for (int a = 0; a < CARDS__ALG_MAX; a++) {
+            bool have = false;
+            int64_t not_after = 0;
+            int r;
+
+            for (size_t k = 0; k < e->n_certs && !have; k++)
+                have = e->certs[k].alg == (enum cards__alg)a &&
+                       strcmp(e->certs[k].key_ref, specs[i].key_ref) == 0;
+            if (have)
+                continue;
+            if (e->n_certs == CARDS__CERTS_MAX)
+                return -ENOSPC;
+            r = issue_one(pki, &base, &specs[i], (enum cards__alg)a, dir, &e->certs[e->n_certs],
+                          &not_after);
+            if (r < 0)
+                return r;
+            e->n_certs++;
+            added++;
+        }
+    }
+    return added;
+}
+
 void cards__pins_default(struct cards_card *card)
 {
     /* gemILF_PS's PIN references of the eGK (digest section 7.7), plus MRPIN.home. */

@@ -413,6 +413,30 @@ static struct cards *world_new(const char *data_dir)
 
 /* The file side of opening: the PKI (generated at first start) and the catalog from
  * world.json, or the demo cards when there is none (invariant 6). */
+/* A world made by an older version: its demo cards get the certificates added since (every
+ * key reference of ReadCardCertificate, issue #5). A failure leaves the card as it was. */
+static void demo_top_up(struct cards *c)
+{
+    for (size_t i = 0; i < cards__demo_count(); i++) {
+        const struct cards__demo *d = cards__demo_at(i);
+        struct cards__entry *e = cards__catalog_find(c, d->name);
+        char *dir = NULL;
+        int r;
+
+        if (!e || e->imported || e->card.type != d->type || strcmp(e->card.iccsn, d->iccsn) != 0)
+            continue;
+        r = cards__card_dir(c, d->name, false, &dir);
+        if (r == 0)
+            r = cards__profile_top_up_demo(c->pki, d, dir, e);
+        free(dir);
+        if (r < 0)
+            (void)log_errno(LOG_LEVEL_WARNING, r, "cards: cannot add the new certificates of '%s'",
+                            d->name);
+        else if (r > 0)
+            log_msg(LOG_LEVEL_INFO, "cards: added %d certificate(s) to demo card '%s'", r, d->name);
+    }
+}
+
 static int world_ready(struct cards *c)
 {
     int r = fs_mkdir_p(c->cards_dir, 0700);
@@ -429,6 +453,8 @@ static int world_ready(struct cards *c)
     if (r == -ENOENT) {
         r = cards__catalog_create_demo(c);
         c->demo_pending = true;
+    } else if (r == 0) {
+        demo_top_up(c);
     }
     return r;
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -402,6 +403,46 @@ static void display_shows_text_and_cuts_at_a_character(void **state)
     assert_int_equal(cards_terminal_display_set(w->cards, "nope", "x"), -ENOENT);
 }
 
+/* A world from before C.CH.ENC existed: the demo eGK gets it at the next open. */
+static void older_world_gets_the_new_demo_certificates(void **state)
+{
+    struct world *w = *state;
+    const uint8_t *der = NULL;
+    size_t len = 0;
+    char path[256];
+    json_t *root, *cards, *card, *certs;
+    size_t i;
+
+    w->cards = cards_close(w->cards);
+    (void)snprintf(path, sizeof(path), "%s/world/world.json", w->dir);
+    root = json_load_file(path, 0, NULL);
+    assert_non_null(root);
+    cards = json_object_get(root, "cards");
+    json_array_foreach(cards, i, card)
+    {
+        if (strcmp(json_string_value(json_object_get(card, "name")), "egk1") != 0)
+            continue;
+        certs = json_object_get(card, "certificates");
+        for (size_t k = json_array_size(certs); k-- > 0;)
+            if (strcmp(json_string_value(json_object_get(json_array_get(certs, k), "key_ref")),
+                       "C.CH.ENC") == 0)
+                assert_int_equal(json_array_remove(certs, k), 0);
+        assert_int_equal(json_array_size(certs), 2);
+    }
+    assert_int_equal(json_dump_file(root, path, 0), 0);
+    json_decref(root);
+    (void)snprintf(path, sizeof(path), "%s/world/cards/egk1/C.CH.ENC_RSA.der", w->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(world_cards_open(w), 0);
+    card_cert(w, "egk1", "C.CH.ENC", "RSA", &der, &len);
+    assert_int_equal(verify_now(w, der, len).result, CARDS_VERIFY_VALID);
+    card_cert(w, "egk1", "C.CH.ENC", "ECC", &der, &len);
+    assert_true(fs_exists(path));
+    /* Kept: the next open adds nothing. */
+    reopen(w);
+    card_cert(w, "egk1", "C.CH.ENC", "ECC", &der, &len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +461,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_ids_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(damaged_revocation_file_is_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(display_shows_text_and_cuts_at_a_character, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(older_world_gets_the_new_demo_certificates, setup,
                                         teardown),
     };
 
