@@ -175,6 +175,18 @@ def test_request_card_ends_when_the_terminal_disconnects(cts, lan):
             lan.insert("ct1", n, card)
 
 
+def test_critical_state_stops_request_and_eject(cts, lan):
+    lan.c.api("POST", "/control/v1/fault/condition",
+              {"name": "EC_Security_Log_Not_Writable", "active": True})
+    try:
+        assert cts.fault("RequestCard", Context=DEMO_CONTEXT, Slot=slot("ct1", 1)) == 4002
+        assert cts.fault("EjectCard", Context=DEMO_CONTEXT, Slot=slot("ct1", 1)) == 4002
+    finally:
+        lan.c.api("POST", "/control/v1/fault/condition",
+                  {"name": "EC_Security_Log_Not_Writable", "active": False})
+    assert card_in(lan, "ct1", 1)["card"] == "smcb1"
+
+
 def test_eject_card_by_handle_and_by_slot(cts, lan):
     handle = card_in(lan, "ct1", 3)["handle"]
     cts.call("EjectCard", Context=DEMO_CONTEXT, CardHandle=handle)

@@ -156,6 +156,31 @@ def test_check_certificate_expiration(certs, lan):
     assert {e.findtext(f"{{{CERT_NS}}}ICCSN") for e in entries} == {"80276001019990000001"}
 
 
+def condition(lan, name, active):
+    lan.c.api("POST", "/control/v1/fault/condition", {"name": name, "active": active})
+
+
+def test_critical_states_gate_the_operations(certs, lan):
+    """TAB_KON_504-01: a TSL beyond its grace period stops VerifyCertificate but not
+    ReadCardCertificate; an unwritable security log stops both."""
+    der = card_der(lan, "smcb1", "C.HCI.AUT", "RSA")
+    read = dict(CardHandle=handle_of(lan, "smcb1"), Context=DEMO_CONTEXT,
+                CertRefList={"CertRef": ["C.AUT"]})
+    condition(lan, "EC_TSL_Out_Of_Date_Beyond_Grace_Period", True)
+    try:
+        assert certs.fault("VerifyCertificate", Context=DEMO_CONTEXT, X509Certificate=der) == 4002
+        certs.call("ReadCardCertificate", **read)
+    finally:
+        condition(lan, "EC_TSL_Out_Of_Date_Beyond_Grace_Period", False)
+    condition(lan, "EC_Security_Log_Not_Writable", True)
+    try:
+        assert certs.fault("ReadCardCertificate", **read) == 4002
+        assert certs.fault("CheckCertificateExpiration", Context=DEMO_CONTEXT) == 4002
+    finally:
+        condition(lan, "EC_Security_Log_Not_Writable", False)
+    assert verify(certs, der)[0] == "VALID"
+
+
 def gematik_identity(kind, pattern):
     """(p12 path, certificate DER) of the first test identity matching pattern."""
     from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
