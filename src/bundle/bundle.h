@@ -178,7 +178,8 @@ struct bundle_verify_opts {
 int bundle_verify(const char *path, const struct bundle_verify_opts *opts,
                   struct bundle_manifest **ret_manifest, struct bundle_result *ret_result);
 
-/* bundle_verify() on an open file (read from its current offset; not closed). */
+/* bundle_verify() on an open file, read from its current offset and not closed. On an fd that
+ * cannot seek (a pipe) the check for data after the end of the archive is left out. */
 int bundle_verify_fd(int fd, const struct bundle_verify_opts *opts,
                      struct bundle_manifest **ret_manifest, struct bundle_result *ret_result);
 

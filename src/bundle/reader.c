@@ -11,7 +11,8 @@
  *     chunk are held.
  *  3. Every archive entry after the first two is a regular file (no link, directory, device
  *     or FIFO) named "payload/<path>" for a path of the manifest, seen once, with the
- *     manifest's size and SHA-256; every manifest path is seen. Anything else is 4183.
+ *     manifest's size and SHA-256; every manifest path is seen; after the end-of-archive
+ *     blocks only zero padding follows (trailer). Anything else is 4183.
  *  4. Extraction: dest_dir appears (by one rename) only after invariant 3 held for the whole
  *     archive and every file and directory below it was fsynced; on any failure the temporary
  *     directory is removed and dest_dir does not exist. */
@@ -44,6 +45,8 @@ struct reader {
     uint8_t *chunk;   /* BUNDLE__CHUNK bytes */
     const char *dest; /* extraction target, or NULL */
     char *tmp;        /* the temporary directory while extracting */
+    const struct bundle__input *in;
+    int64_t start; /* offset of the archive in in->fd; -1 when the fd cannot seek */
 };
 
 /* The archive's error as text. */
@@ -360,6 +363,47 @@ out:
     return r;
 }
 
+/* Invariant 3's "nothing else": after the end-of-archive blocks only the zero padding of the
+ * last tar record (at most 10240 bytes; a chunk is allowed) may follow, so that no data rides
+ * along unnamed. Not checked for an fd that cannot seek (a pipe). Returns 0 (r failed when
+ * something follows) or -EIO. */
+static int trailer(struct reader *rd)
+{
+    int64_t end = archive_filter_bytes(rd->a, 0);
+    const uint8_t *rest = NULL;
+    size_t n = 0;
+
+    if (rd->in->fd < 0) {
+        if (end >= 0 && (uint64_t)end < rd->in->size) {
+            rest = (const uint8_t *)rd->in->data + end;
+            n = rd->in->size - (size_t)end;
+        }
+    } else if (rd->start >= 0) {
+        ssize_t got;
+
+        do {
+            got = pread(rd->in->fd, rd->chunk, BUNDLE__CHUNK, (off_t)(rd->start + end));
+        } while (got < 0 && errno == EINTR);
+        if (got < 0)
+            return -errno;
+        rest = rd->chunk;
+        n = (size_t)got;
+        if (n == BUNDLE__CHUNK)
+            return bundle__fail(rd->r, BUNDLE_CODE_INTEGRITY, BUNDLE_CHECK_PAYLOADS,
+                                "more than %d bytes follow the end of the archive",
+                                BUNDLE__CHUNK - 1);
+    }
+    if (n > BUNDLE__CHUNK)
+        return bundle__fail(rd->r, BUNDLE_CODE_INTEGRITY, BUNDLE_CHECK_PAYLOADS,
+                            "%zu bytes follow the end of the archive", n);
+    for (size_t i = 0; i < n; i++)
+        if (rest[i] != 0)
+            return bundle__fail(rd->r, BUNDLE_CODE_INTEGRITY, BUNDLE_CHECK_PAYLOADS,
+                                "data follows the end of the archive (offset %lld)",
+                                (long long)(end + (int64_t)i));
+    return 0;
+}
+
 static int payloads(struct reader *rd)
 {
     struct archive_entry *e = NULL;
@@ -372,6 +416,9 @@ static int payloads(struct reader *rd)
     }
     if (got < 0)
         return 0;
+    r = trailer(rd);
+    if (r < 0 || rd->r->code)
+        return r;
     for (size_t i = 0; i < rd->m->n_payloads; i++)
         if (!rd->seen[i])
             return bundle__fail(rd->r, BUNDLE_CODE_INTEGRITY, BUNDLE_CHECK_PAYLOADS,
@@ -448,7 +495,7 @@ int bundle__read(const struct bundle__input *in, const struct bundle_verify_opts
                  const char *dest_dir, struct bundle_manifest **ret_manifest,
                  struct bundle_result *r)
 {
-    struct reader rd = {.opts = opts, .r = r, .dest = dest_dir};
+    struct reader rd = {.opts = opts, .r = r, .dest = dest_dir, .in = in, .start = -1};
     int ret;
 
     *r = (struct bundle_result){.check = BUNDLE_CHECK_MAX};
@@ -458,6 +505,11 @@ int bundle__read(const struct bundle__input *in, const struct bundle_verify_opts
     if (!rd.chunk) {
         ret = -ENOMEM;
         goto out;
+    }
+    if (in->fd >= 0) {
+        off_t at = lseek(in->fd, 0, SEEK_CUR);
+
+        rd.start = at < 0 ? -1 : (int64_t)at;
     }
     ret = open_archive(&rd, in);
     if (ret < 0 || r->code)

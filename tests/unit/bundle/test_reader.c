@@ -431,6 +431,35 @@ static void truncated_archive_fails(void **state)
     assert_non_null(strstr(res.message, "truncated"));
 }
 
+/* Only the zero padding of the last tar record may follow the end-of-archive blocks. */
+static void data_after_the_archive_fails(void **state)
+{
+    struct fixture *f = *state;
+    struct bundle_result res;
+    char *data = NULL, *more;
+    size_t len = 0;
+
+    assert_int_equal(fs_read_all(f->bundle, 1 << 20, &data, &len), 0);
+    more = calloc(1, len + BUNDLE__CHUNK + 1);
+    memcpy(more, data, len);
+    /* 10240 zero bytes (a record's padding, as tar writes it) are fine. */
+    assert_int_equal(fs_write_atomic(f->bad, more, len + 10240, 0644), 0);
+    assert_int_equal(bundle_verify(f->bad, &f->opts, NULL, &res), 0);
+    assert_int_equal(res.code, 0);
+    more[len + 100] = 'x';
+    assert_int_equal(fs_write_atomic(f->bad, more, len + 10240, 0644), 0);
+    assert_int_equal(bundle_verify(f->bad, &f->opts, NULL, &res), 0);
+    assert_int_equal(res.code, BUNDLE_CODE_INTEGRITY);
+    assert_non_null(strstr(res.message, "data follows the end of the archive"));
+    more[len + 100] = '\0';
+    assert_int_equal(fs_write_atomic(f->bad, more, len + BUNDLE__CHUNK + 1, 0644), 0);
+    assert_int_equal(bundle_verify(f->bad, &f->opts, NULL, &res), 0);
+    assert_int_equal(res.code, BUNDLE_CODE_INTEGRITY);
+    assert_non_null(strstr(res.message, "follow the end of the archive"));
+    free(more);
+    free(data);
+}
+
 static void missing_file_is_an_error_not_a_verdict(void **state)
 {
     struct fixture *f = *state;
@@ -630,6 +659,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(signed_group_verifies_and_tampered_group_does_not, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(truncated_archive_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(data_after_the_archive_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_file_is_an_error_not_a_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(extract_writes_the_payloads_durably, setup, teardown),
         cmocka_unit_test_setup_teardown(tampered_extract_leaves_nothing, setup, teardown),
