@@ -66,11 +66,14 @@ const char *bundle_check_to_string(enum bundle_check check);
 struct bundle_result {
     int code;                /* 0 verified, BUNDLE_CODE_INTEGRITY or BUNDLE_CODE_FIRMWARE_GROUP */
     enum bundle_check check; /* the check that failed; BUNDLE_CHECK_MAX when verified */
-    char message[BUNDLE_MESSAGE_MAX]; /* "payloads: 'core/konnektord': SHA-256 differs ..." */
+    /* "payloads: 'core/konnektord': SHA-256 differs ...": printable ASCII only (names from
+     * the bundle have other bytes replaced by '?'), safe for terminals, logs and JSON. */
+    char message[BUNDLE_MESSAGE_MAX];
 };
 
 /* Called once for each check that passed (skipped true: not made, e.g. no firmware group
- * given) with a line of detail ("signed by 'CN=...'"), in the order of enum bundle_check. */
+ * given) with a line of detail ("signed by 'CN=...'", printable ASCII), in the order of enum
+ * bundle_check. */
 typedef void (*bundle_check_fn)(enum bundle_check check, bool skipped, const char *detail,
                                 void *arg);
 

@@ -44,6 +44,16 @@ void bundle__err(char *err, size_t err_size, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Messages quote names from the archive and certificates, which an attacker chooses: control
+ * characters and bytes outside ASCII become '?', so that a message can go to a terminal, a log
+ * line or a JSON string as it is. */
+static void text_clean(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            *s = '?';
+}
+
 int bundle__fail(struct bundle_result *r, int code, enum bundle_check check, const char *fmt, ...)
 {
     const char *name = bundle_check_to_string(check);
@@ -56,6 +66,7 @@ int bundle__fail(struct bundle_result *r, int code, enum bundle_check check, con
     va_start(ap, fmt);
     (void)vsnprintf(r->message + n, sizeof(r->message) - n, fmt, ap);
     va_end(ap);
+    text_clean(r->message);
     return 0;
 }
 
@@ -70,6 +81,7 @@ void bundle__pass(const struct bundle_verify_opts *opts, enum bundle_check check
     va_start(ap, fmt);
     (void)vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
+    text_clean(detail);
     opts->on_check(check, skipped, detail, opts->arg);
 }
 

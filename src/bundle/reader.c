@@ -225,6 +225,14 @@ static int extract_open(struct reader *rd, const struct bundle_payload *p)
     fd = io_open(full, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                  p->executable ? 0755 : 0644);
     free(full);
+    /* The manifest's mode, whatever the umask: the slot's files must run as the vendor built
+     * them. */
+    if (fd >= 0 && fchmod(fd, p->executable ? 0755 : 0644) < 0) {
+        int r = -errno;
+
+        (void)io_close(fd);
+        return r;
+    }
     return fd;
 }
 

@@ -160,6 +160,22 @@ static void extra_file_fails(void **state)
                "'payload/core/backdoor' is not named by the manifest");
 }
 
+/* A name chosen by an attacker reaches messages (terminals, logs, JSON) only as printable
+ * ASCII. */
+static void control_characters_in_names_are_not_passed_on(void **state)
+{
+    struct fixture *f = *state;
+    struct bundle_result res;
+
+    (void)test_archive_add(&f->t, "payload/\x1b[2J\x07", AE_IFREG, "x");
+    test_archive_save(f->bad, &f->t);
+    assert_int_equal(bundle_verify(f->bad, &f->opts, NULL, &res), 0);
+    assert_int_equal(res.code, BUNDLE_CODE_INTEGRITY);
+    assert_non_null(strstr(res.message, "'payload/?[2J?'"));
+    for (const char *p = res.message; *p; p++)
+        assert_true(*p >= 0x20 && *p < 0x7f);
+}
+
 static void duplicate_entry_fails(void **state)
 {
     struct fixture *f = *state;
@@ -641,6 +657,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_payload_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(extra_file_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(duplicate_entry_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(control_characters_in_names_are_not_passed_on, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(traversal_entry_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(absolute_entry_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(signed_manifest_with_unsafe_path_fails, setup, teardown),
