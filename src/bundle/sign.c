@@ -188,6 +188,12 @@ static int pem_bio(const char *path, BIO **ret)
     return r;
 }
 
+/* OpenSSL's password callback: none. Without it, OpenSSL would ask on the terminal. */
+static int no_password(char *buf, int size, int rwflag, void *arg)
+{
+    return -1;
+}
+
 int bundle_signer_load(const char *key_path, const char *cert_path, const char *chain_path,
                        struct bundle_signer **ret_signer, char *err, size_t err_size)
 {
@@ -202,7 +208,7 @@ int bundle_signer_load(const char *key_path, const char *cert_path, const char *
         bundle__err(err, err_size, "cannot read the key '%s': %s", key_path, strerror(-r));
         goto out;
     }
-    key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    key = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
     BIO_free(bio);
     bio = NULL;
     if (!key) {
