@@ -126,10 +126,10 @@ bool cards_pin_may_disable(enum cards_type type, const char *pin_name);
 /* Whether UnblockPin may set a new PIN: never for PIN.QES (gemILF_PS). */
 bool cards_pin_may_set_on_unblock(const char *pin_name);
 
-/* Decides what op needs before anything is typed. Returns the number of steps (0..3) written
- * to steps; with 0, *ret_out holds the final outcome (and p may have changed: a status never
- * changes it). session_verified: the caller's session holds this PIN's security state
- * (GetPinStatus reports VERIFIED). -EINVAL for a bad op. */
+/* Decides what op needs before anything is typed; p is not changed. Returns the number of
+ * steps (0..3) written to steps; with 0, *ret_out holds the final outcome. session_verified:
+ * the caller's session holds this PIN's security state (GetPinStatus reports VERIFIED).
+ * -EINVAL for a bad op. */
 int cards_pin_plan(const struct cards_pin *p, enum cards_pin_op op, enum cards_type type,
                    bool session_verified, enum cards_pin_step steps[CARDS_PIN_STEPS_MAX],
                    struct cards_pin_outcome *ret_out);

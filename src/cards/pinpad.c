@@ -19,7 +19,10 @@
  *     may start the next operation on the same pad.
  *  3. done() runs exactly once per wait that cards_pin_start() reported as waiting (1),
  *     unless cards_pin_wait_cancel() came first.
- *  4. Typed values are never logged; the display text names the PIN, never the card holder. */
+ *  4. Typed values are never logged; the display text names the PIN, never the card holder.
+ *  5. While a wait lasts, the terminal's display (display.c) shows the prompt of its current
+ *     step (TIP1-A_4561); when it ends the display is cleared, unless another text (a
+ *     RequestCard's DisplayMsg) replaced the prompt meanwhile. */
 #include "cards/cards_internal.h"
 #include "cards/pin.h"
 
@@ -43,7 +46,8 @@ struct cards_pin_wait {
     enum cards_pin_op op;
     enum cards_pin_step steps[CARDS_PIN_STEPS_MAX];
     size_t n_steps;
-    struct cards_pin_entry entry; /* entry.n: the steps done */
+    struct cards_pin_entry entry;         /* entry.n: the steps done */
+    char shown[CARDS_PINPAD_DISPLAY_MAX]; /* the prompt put on the terminal's display */
     struct clock_timer *timer;
     int64_t deadline_ms;
     cards_pin_done_fn done;
@@ -96,6 +100,26 @@ static void unlink_wait(struct cards *c, struct cards_pin_wait *w)
     }
 }
 
+static void display_text(const struct cards_pin_wait *w, char *buf, size_t size);
+
+/* TIP1-A_4561: the prompt of the current step on the terminal's display (display.c), for
+ * as long as the pad waits (TIP1-A_6725). */
+static void prompt_show(struct cards *c, struct cards_pin_wait *w)
+{
+    display_text(w, w->shown, sizeof(w->shown));
+    (void)cards_terminal_display_set(c, w->ct_id, w->shown);
+}
+
+/* Clears the display unless something else (a RequestCard's DisplayMsg) replaced the
+ * prompt meanwhile. */
+static void prompt_clear(struct cards *c, const struct cards_pin_wait *w)
+{
+    const struct cards_terminal *t = cards_terminal_find(c, w->ct_id);
+
+    if (t && w->shown[0] && strcmp(t->display, w->shown) == 0)
+        (void)cards_terminal_display_set(c, w->ct_id, "");
+}
+
 /* Invariant 2: unlink, free, then done. */
 static void end_wait(struct cards *c, struct cards_pin_wait *w, const struct cards_pin_outcome *out)
 {
@@ -104,6 +128,7 @@ static void end_wait(struct cards *c, struct cards_pin_wait *w, const struct car
 
     log_msg(LOG_LEVEL_DEBUG, "cards: %s of %s on '%s' ended on the PIN pad of %s",
             cards_pin_op_to_string(w->op), w->pin_name, w->card, w->ct_id);
+    prompt_clear(c, w);
     unlink_wait(c, w);
     wait_free(w);
     done(out, arg);
@@ -221,6 +246,7 @@ int cards_pin_start(struct cards *c, const struct cards_pin_request *req, cards_
     clock_timer_start(w->timer, CARDS_PINPAD_TIMEOUT_MS);
     w->next = c->waits;
     c->waits = w;
+    prompt_show(c, w);
     log_msg(LOG_LEVEL_DEBUG, "cards: %s of %s on '%s' waits on the PIN pad of %s",
             cards_pin_op_to_string(w->op), w->pin_name, w->card, w->ct_id);
     return 1;
@@ -230,6 +256,7 @@ void cards_pin_wait_cancel(struct cards *c, void *arg)
 {
     for (struct cards_pin_wait *w = c ? c->waits : NULL; w; w = w->next) {
         if (w->arg == arg) {
+            prompt_clear(c, w);
             unlink_wait(c, w);
             wait_free(w);
             return;
@@ -239,6 +266,10 @@ void cards_pin_wait_cancel(struct cards *c, void *arg)
 
 static void display_text(const struct cards_pin_wait *w, char *buf, size_t size)
 {
+    if (w->entry.n >= w->n_steps) {
+        (void)snprintf(buf, size, "%s", "");
+        return;
+    }
     switch (w->steps[w->entry.n]) {
     case CARDS_PIN_STEP_PIN:
         (void)snprintf(buf, size, w->transport ? "Transport-PIN %s eingeben" : "%s eingeben",
@@ -307,8 +338,10 @@ int cards_pinpad_type(struct cards *c, const char *ct_id, const char *digits, bo
     w->entry.n++;
     if (ret_done)
         *ret_done = w->entry.n == w->n_steps;
-    if (w->entry.n < w->n_steps)
+    if (w->entry.n < w->n_steps) {
+        prompt_show(c, w);
         return 0;
+    }
     clock_timer_stop(w->timer);
     r = complete(c, w->handle, w->session_key, w->pin_name, w->op, &w->entry, &out);
     if (r < 0) /* cannot happen: the plan made the steps; end the wait all the same */

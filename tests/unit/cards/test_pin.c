@@ -522,9 +522,11 @@ static void typed_pin_verifies_only_its_session(void **state)
     assert_string_equal(v.card, "smcb1");
     assert_string_equal(v.pin_name, "PIN.SMC");
     assert_string_equal(v.display, "PIN.SMC eingeben");
+    assert_string_equal(cards_terminal_find(w->cards, "ct1")->display, "PIN.SMC eingeben");
     assert_int_equal(v.step, 1);
     assert_int_equal(v.steps, 1);
     assert_int_equal(cards_pinpad_type(w->cards, "ct1", "123456", &done), 0);
+    assert_string_equal(cards_terminal_find(w->cards, "ct1")->display, "");
     assert_true(done);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.out.result, CARDS_PIN_RESULT_OK);
@@ -571,7 +573,10 @@ static void second_entry_on_a_busy_pad_is_refused(void **state)
     assert_int_equal(start(w, "egk1", "PIN.CH", "card", CARDS_PIN_OP_VERIFY, &d2, &out), -EBUSY);
     /* A status needs no pad. */
     assert_int_equal(start(w, "egk1", "PIN.CH", "card", CARDS_PIN_OP_STATUS, &d2, &out), 0);
+    /* Another text on the display (a RequestCard's) stays when the entry ends. */
+    assert_int_equal(cards_terminal_display_set(w->cards, "ct1", "Bitte Karte stecken"), 0);
     assert_int_equal(cards_pinpad_cancel(w->cards, "ct1"), 0);
+    assert_string_equal(cards_terminal_find(w->cards, "ct1")->display, "Bitte Karte stecken");
     assert_int_equal(d1.calls, 1);
     assert_int_equal(d1.out.refusal, CARDS_PIN_REFUSAL_ABORTED);
     assert_int_equal(cards_pinpad_cancel(w->cards, "ct1"), -EAGAIN);
@@ -641,6 +646,7 @@ static void change_goes_step_by_step_on_the_pad(void **state)
     assert_int_equal(v.step, 2);
     assert_int_equal(v.steps, 3);
     assert_string_equal(v.display, "Neue MRPIN.NFD eingeben");
+    assert_string_equal(cards_terminal_find(w->cards, "ct1")->display, v.display);
     assert_int_equal(cards_pinpad_type(w->cards, "ct1", "12a", NULL), -EINVAL);
     assert_int_equal(cards_pinpad_type(w->cards, "ct1", "", NULL), -EINVAL);
     assert_int_equal(cards_pinpad_type(w->cards, "ct1", "7654321", NULL), 0);
