@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 /* OWASP's 2023 figure for PBKDF2-HMAC-SHA256; the issue asks for at least 600,000. */
 #define PBKDF2_ITERATIONS 600000
 #define INITIAL_PASSWORD_LEN 20
