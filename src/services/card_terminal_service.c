@@ -15,7 +15,8 @@
  *     WAITING ── client gone ──────────────────────────────> abandoned, nothing sent
  *     WAITING ── services stop ────────────────────────────> 4001 (soap_call_abandon)
  *   every exit from WAITING goes through wait_end(): timer stopped, display cleared
- *   (TIP1-A_6725), the wait unlinked and freed; then the call is answered.
+ *   (TIP1-A_6725) unless another text (a PIN pad's prompt) replaced ours meanwhile, the
+ *   wait unlinked and freed; then the call is answered.
  *
  * EjectCard (Context, CardHandle | Slot, DisplayMsg?, TimeOut?) removes the card from its slot
  * (CARD/REMOVED): the simulated user takes it out at once, so neither the text nor the
@@ -74,6 +75,7 @@ struct wait {
     bool has_type;
     enum cards_type type;
     struct clock_timer *timer;
+    char shown[CARDS_DISPLAY_MAX + 1]; /* the text put on the terminal's display */
     struct wait *next;
 };
 
@@ -200,6 +202,15 @@ static void reply_card(struct soap_call *call, const struct cards_card *card, bo
 
 /* ---- waiting ---------------------------------------------------------------------------- */
 
+/* Clears the display unless another text (a PIN pad's prompt) replaced ours meanwhile. */
+static void display_clear(struct cards *cards, const struct wait *w)
+{
+    const struct cards_terminal *t = cards ? cards_terminal_find(cards, w->ct_id) : NULL;
+
+    if (t && strcmp(t->display, w->shown) == 0)
+        (void)cards_terminal_display_set(cards, w->ct_id, NULL);
+}
+
 /* Every exit from WAITING (file comment). The call is the caller's to answer. */
 static struct soap_call *wait_end(struct wait *w)
 {
@@ -213,8 +224,7 @@ static struct soap_call *wait_end(struct wait *w)
         }
     }
     clock_timer_free(w->timer);
-    if (ct->s->deps.cards)
-        (void)cards_terminal_display_set(ct->s->deps.cards, w->ct_id, NULL);
+    display_clear(ct->s->deps.cards, w);
     soap_call_on_gone(call, NULL, NULL);
     free(w);
     return call;
@@ -362,6 +372,7 @@ static void on_request_card(struct soap_call *call, void *arg)
     ct->waits = w;
     (void)cards_terminal_display_set(s->deps.cards, ct_id,
                                      display && display[0] ? display : DEFAULT_REQUEST_TEXT);
+    (void)str_copy(w->shown, sizeof(w->shown), cards_terminal_find(s->deps.cards, ct_id)->display);
     soap_call_on_gone(call, on_gone, w);
     clock_timer_start(w->timer, timeout_s * 1000);
     log_msg(LOG_LEVEL_DEBUG, "services: RequestCard waits up to %lld s for a card in %s slot %u",
