@@ -29,10 +29,12 @@ CT_SERVICE = {
     "path": "/ws/CardTerminalService",
     "ns": CTS_NS,
 }
-# WSDL 6.0.1 imports schema 6.0.2, which has the Crypt parameter.
+# WSDL 6.0.1 imports schema 6.0.2, which has the Crypt parameter; the responses must be
+# valid against CertificateService.xsd (6.0.1) as well, which has the same responses.
 CERT_SERVICE = {
     "wsdl": "CertificateService_v6_0_1.wsdl",
     "xsd": "CertificateService_v6_0_2.xsd",
+    "response_xsds": ["CertificateService.xsd"],
     "binding": "{http://ws.gematik.de/conn/CertificateService/WSDL/v6.0}"
                "CertificateServiceBinding",
     "path": "/ws/CertificateService",
@@ -65,6 +67,8 @@ class ServiceClient:
         self.service = self.client.create_service(service["binding"],
                                                   lan.base_url + service["path"])
         self.schema = schema(os.path.join(API_TELEMATIK, "conn", service["xsd"]))
+        self.response_schemas = [schema(os.path.join(API_TELEMATIK, "conn", x))
+                                 for x in service.get("response_xsds", [])]
 
     def body(self, envelope):
         raw = self.etree.tostring(envelope)
@@ -77,6 +81,8 @@ class ServiceClient:
         assert body.tag == "{%s}%sResponse" % (self.service_def["ns"], operation)
         assert body[0].tag == "{%s}Status" % NS["CONN"], "CONN:Status must come first"
         self.schema.assertValid(self.etree.ElementTree(body))
+        for extra in self.response_schemas:
+            extra.assertValid(self.etree.ElementTree(body))
         return result, body
 
     def fault(self, operation, **kw):
