@@ -25,8 +25,10 @@
  *     is answered; on close the connection is freed, which runs the close callback. A call
  *     answered within the request callback never waits and needs no watch: that saves two
  *     epoll_ctl calls per request (issue #4). A client that shuts down only its sending
- *     side counts as gone (no SOAP client does). */
+ *     side counts as gone (no SOAP client does); so does a reset, which is how a TLS client
+ *     that leaves with unread data (session tickets) ends the connection. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,17 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
         call->gone(call, call->gone_arg);
 }
 
+/* Has the peer closed or reset the connection? Data waiting to be read (a pipelined request,
+ * a TLS alert before the FIN) is not a departure by itself. */
+static bool peer_has_left(evutil_socket_t fd, short what)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+
+    if (what & EV_CLOSED)
+        return true;
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* Invariant 5. evhttp_connection_free() runs on_close (which may free the call) and frees the
  * request; nothing here touches the call afterwards. */
 static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
@@ -57,6 +70,8 @@ static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
     struct soap_call *call = arg;
     struct evhttp_connection *evcon;
 
+    if (!peer_has_left(fd, what))
+        return; /* edge-triggered: only new data or the hangup wakes it again */
     event_free(call->watch);
     call->watch = NULL;
     if (!call->evreq)
@@ -78,10 +93,20 @@ void soap__call_watch(struct soap_call *call)
      * written; the call then still ends, just later. */
     if (call->watch || fd < 0 || !base || !(event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE))
         return;
-    call->watch = event_new(base, fd, EV_CLOSED, on_peer_closed, call);
+    /* A reset (a TLS client leaving with unread session tickets sends one) reaches epoll as
+     * HUP|ERR, which libevent reports as readable, not as EV_CLOSED: so watch EV_READ too,
+     * edge-triggered so that data left unread cannot spin the loop. If the bufferevent's own
+     * read event is registered level-triggered, libevent refuses the mix: then EV_CLOSED
+     * alone, which still sees an orderly close. */
+    call->watch =
+        event_new(base, fd, EV_CLOSED | EV_READ | EV_ET | EV_PERSIST, on_peer_closed, call);
     if (call->watch && event_add(call->watch, NULL) < 0) {
         event_free(call->watch);
-        call->watch = NULL;
+        call->watch = event_new(base, fd, EV_CLOSED, on_peer_closed, call);
+        if (call->watch && event_add(call->watch, NULL) < 0) {
+            event_free(call->watch);
+            call->watch = NULL;
+        }
     }
 }
 

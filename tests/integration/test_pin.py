@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import threading
 import time
 import tempfile
@@ -77,13 +78,16 @@ class Waiting:
 def shared():
     """One connector for the module (daemon starts are the slow part under ASan); each test
     leaves the PIN pad idle and uses its own PIN objects."""
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="konn-it-pin-") as d:
         c = Connector(d, free_port(), ["--world-template", world_template(), "--lan-http",
-                                       f"127.0.0.1:{port}", "--setting",
-                                       "ANCL_TLS_MANDATORY=Disabled"])
+                                       f"127.0.0.1:{port}", "--lan-https",
+                                       f"127.0.0.1:{tls_port}", "--setting",
+                                       "ANCL_TLS_MANDATORY=Disabled", "--setting",
+                                       "ANCL_CAUT_MANDATORY=Disabled"])
         try:
             c.wait_ready()
+            c.tls_port = tls_port
             yield c, f"http://127.0.0.1:{port}"
         finally:
             c.stop()
@@ -209,11 +213,19 @@ def test_critical_state_refuses_pin_operations_with_4002(lan):
     assert status == 200 and "<CARD:PinStatus" in body
 
 
-def test_client_leaving_frees_the_pin_pad(lan):
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_client_leaving_frees_the_pin_pad(lan, tls):
+    """Over TLS the client leaves with the server's session tickets unread, so its kernel
+    resets the connection instead of closing it: that must free the pad as well."""
     c, url = lan
     host, port = url.rsplit("/", 1)[-1].split(":")
     body = soap_envelope("VerifyPin", handle(c, "hba1"), "PIN.CH")
-    s = socket.create_connection((host, int(port)), timeout=scaled(10))
+    s = socket.create_connection((host, c.tls_port if tls else int(port)), timeout=scaled(10))
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # the transport, not the server's identity, is tested
+        s = ctx.wrap_socket(s)
     s.sendall(b"POST /ws/CardService HTTP/1.1\r\nHost: " + host.encode() +
               b"\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\n"
               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)

@@ -19,9 +19,8 @@ from service_client import (CT_SERVICE, CTS_NS, ServiceClient, node_body, node_m
 
 # Over plain HTTP only (test_certificate_service.py runs over HTTPS): the transports
 # themselves are covered by the EventService tests, and one connector per module keeps the
-# run short. Over TLS the soap layer does not yet see a client leave while its call waits
-# (src/soap/call.c watches the socket for EV_CLOSED, which the TLS bufferevent hides); the
-# wait then ends at its TimeOut instead.
+# run short. A client leaving over TLS is covered by tests/unit/soap/test_server.c and
+# tests/integration/test_pin.py.
 pytestmark = pytest.mark.parametrize("lan", ["http"], indirect=True, scope="module")
 
 

@@ -198,6 +198,7 @@ struct exchange {
     const char *request;
     size_t request_len;
     bool close_after_send; /* leave without reading the answer */
+    int leave_after_ms;    /* with close_after_send: wait this long first (the call waits) */
     int max_version;       /* 0: any */
     const char *groups, *sigalgs;
     EVP_PKEY *key;
@@ -292,8 +293,11 @@ static void *client_main(void *arg)
     while (off < ex->request_len &&
            (n = io_write(ssl, fd, ex->request + off, ex->request_len - off)) > 0)
         off += (size_t)n;
-    if (ex->close_after_send)
+    if (ex->close_after_send) {
+        if (ex->leave_after_ms)
+            (void)usleep((useconds_t)ex->leave_after_ms * 1000);
         goto out;
+    }
     ex->response = malloc(cap + 1);
     while ((n = io_read(ssl, fd, ex->response + len, cap - len)) > 0) {
         len += (size_t)n;
@@ -307,7 +311,9 @@ static void *client_main(void *arg)
         ex->status = -1;
 out:
     if (ssl) {
-        (void)SSL_shutdown(ssl);
+        /* A client that leaves sends no close_notify, as most TLS stacks do on close(). */
+        if (!ex->close_after_send)
+            (void)SSL_shutdown(ssl);
         SSL_free(ssl);
     }
     SSL_CTX_free(ctx);
@@ -598,6 +604,30 @@ static void issue(const char *name, enum soap_key_type type, EVP_PKEY **ret_key,
     sk_X509_pop_free(ca, X509_free);
     PKCS12_free(p12);
     free(der);
+}
+
+static void a_tls_client_that_leaves_makes_the_call_gone(void **state)
+{
+    char *req;
+    struct exchange ex = {0};
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+
+    issue("leaver", SOAP_KEY_RSA_2048, &key, &cert);
+    ex.key = key;
+    ex.cert = cert;
+    req = post("/ws/Echo", echo_body("Later", false), NULL);
+    ex.tls = true;
+    ex.leave_after_ms = 300;
+    ex.request = req;
+    ex.request_len = strlen(req);
+    ex.close_after_send = true;
+    run(&ex, gone_seen);
+    assert_int_equal(w.gone, 1);
+    assert_null(w.held);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    free(req);
 }
 
 static void https_without_a_client_certificate_is_refused_with_an_event(void **state)
@@ -928,6 +958,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(documents_over_25_mb_are_4280, setup, NULL),
         cmocka_unit_test_setup_teardown(a_call_can_be_answered_later, setup, NULL),
         cmocka_unit_test_setup_teardown(a_client_that_leaves_makes_the_call_gone, setup, NULL),
+        cmocka_unit_test_setup_teardown(a_tls_client_that_leaves_makes_the_call_gone, setup, NULL),
         cmocka_unit_test_setup_teardown(https_without_a_client_certificate_is_refused_with_an_event,
                                         setup, NULL),
         cmocka_unit_test_setup_teardown(https_with_an_issued_client_certificate_is_served, setup,
