@@ -1,6 +1,7 @@
-/* call_helpers: small request-side helpers of the CardTerminalService and the
- * CertificateService: trimming element text, and TUC_KON_000 with the refusal written as a
- * fault whose Detail names the field at fault (STYLE.md rule 5: one switch per outcome).
+/* call_helpers: small request-side helpers every service shares (EventService, CardService,
+ * CardTerminalService, CertificateService): trimming element text, and TUC_KON_000 with the refusal
+ * written as a fault whose Detail names the field at fault (STYLE.md rule 5: one switch per
+ * outcome).
  *
  * Invariants:
  *  1. services__context_ok answers the call exactly when it returns false. */

@@ -47,97 +47,13 @@ static const struct soap_service event_service = {
 
 /* ---- request helpers -------------------------------------------------------------------- */
 
-static bool is_xml_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Copies text without surrounding whitespace. -ENOENT if text is NULL, -E2BIG if it does
- * not fit buf. */
-static int trimmed(const char *text, char *buf, size_t size)
-{
-    size_t n;
-
-    if (!text)
-        return -ENOENT;
-    while (is_xml_space(*text))
-        text++;
-    n = strlen(text);
-    while (n > 0 && is_xml_space(text[n - 1]))
-        n--;
-    if (n + 1 > size)
-        return -E2BIG;
-    memcpy(buf, text, n);
-    buf[n] = '\0';
-    return 0;
-}
-
 static bool attr_is_true(xmlNodePtr node, const char *name)
 {
     const char *v = soap_attr(node, name);
     char b[8];
 
-    return v && trimmed(v, b, sizeof(b)) == 0 && (strcmp(b, "true") == 0 || strcmp(b, "1") == 0);
-}
-
-static void context_fault(struct soap_call *call, int code, const struct soap_context *ctx,
-                          const char *ct_id, const char *handle)
-{
-    switch (code) {
-    case SERVICES_ERR_CONTEXT_INCOMPLETE:
-        soap_call_fault(call, code, "MandantId, ClientSystemId and WorkplaceId are mandatory");
-        break;
-    case SERVICES_ERR_MANDANT:
-        soap_call_fault(call, code, "MandantId '%s' is unknown", ctx->mandant_id);
-        break;
-    case SERVICES_ERR_CLIENT_SYSTEM:
-        soap_call_fault(call, code, "ClientSystemId '%s' is unknown", ctx->client_system_id);
-        break;
-    case SERVICES_ERR_WORKPLACE:
-        soap_call_fault(call, code, "WorkplaceId '%s' is unknown", ctx->workplace_id);
-        break;
-    case SERVICES_ERR_CS_NOT_OF_MANDANT:
-        soap_call_fault(call, code, "ClientSystemId '%s' is not assigned to MandantId '%s'",
-                        ctx->client_system_id, ctx->mandant_id);
-        break;
-    case SERVICES_ERR_WP_NOT_OF_MANDANT:
-        soap_call_fault(call, code, "WorkplaceId '%s' is not assigned to MandantId '%s'",
-                        ctx->workplace_id, ctx->mandant_id);
-        break;
-    case SERVICES_ERR_CT_ID:
-        soap_call_fault(call, code, "CtId '%s' is unknown", ct_id ? ct_id : "");
-        break;
-    case SERVICES_ERR_CT_NOT_REACHABLE:
-        soap_call_fault(call, code, "the card terminal is not reachable from WorkplaceId '%s'",
-                        ctx->workplace_id);
-        break;
-    case SERVICES_ERR_CARD_HANDLE:
-        soap_call_fault(call, code, "CardHandle '%s' is unknown", handle ? handle : "");
-        break;
-    case SERVICES_ERR_SMB_NOT_MANAGED:
-        soap_call_fault(call, code, "CardHandle '%s' is no SM-B managed for MandantId '%s'",
-                        handle ? handle : "", ctx->mandant_id);
-        break;
-    case SERVICES_ERR_NO_USER_ID:
-        soap_call_fault(call, code, "UserId is required for CardHandle '%s'", handle ? handle : "");
-        break;
-    default:
-        soap_call_fault(call, code, NULL);
-        break;
-    }
-}
-
-/* Runs TUC_KON_000; answers the call with a fault and returns false if refused. */
-static bool context_ok(struct services *s, struct soap_call *call, const char *handle,
-                       const char *ct_id, unsigned flags)
-{
-    const struct soap_context *ctx = soap_call_context(call);
-    int code = services__context_check(s->deps.store, s->deps.cards, ctx, handle, ct_id, flags);
-
-    if (code == 0)
-        return true;
-    context_fault(call, code, ctx, ct_id, handle);
-    return false;
+    return v && services__trimmed(v, b, sizeof(b)) == 0 &&
+           (strcmp(b, "true") == 0 || strcmp(b, "1") == 0);
 }
 
 static void reply_end(struct soap_call *call, const char *op, int r)
@@ -155,13 +71,14 @@ static bool parse_ct_slot(struct soap_call *call, xmlNodePtr op, char *ct_id, si
     int64_t slot = 0;
     int r;
 
-    r = trimmed(soap_child_text(op, SOAP_NS_CARDCMN, "CtId"), ct_id, ct_size);
+    r = services__trimmed(soap_child_text(op, SOAP_NS_CARDCMN, "CtId"), ct_id, ct_size);
     *ret_has_ct = r == 0;
     if (r == -E2BIG || (r == 0 && ct_id[0] == '\0')) {
         soap_call_fault(call, SERVICES_ERR_SYNTAX, "CtId must have 1 to 64 characters");
         return false;
     }
-    r = trimmed(soap_child_text(op, SOAP_NS_CARDCMN, "SlotId"), slot_text, sizeof(slot_text));
+    r = services__trimmed(soap_child_text(op, SOAP_NS_CARDCMN, "SlotId"), slot_text,
+                          sizeof(slot_text));
     if (r != -ENOENT &&
         (r < 0 || str_to_int64(slot_text, &slot) < 0 || slot < 1 || slot > STORE_CT_SLOTS_MAX)) {
         soap_call_fault(call, SERVICES_ERR_SYNTAX, "SlotId must be a slot number from 1 to %d",
@@ -194,7 +111,7 @@ static void on_get_card_terminals(struct soap_call *call, void *arg)
     xmlTextWriterPtr w;
     int r = 0;
 
-    if (!context_ok(s, call, NULL, NULL, wide ? SERVICES_CTX_ALL_WORKPLACES : 0))
+    if (!services__context_ok(s, call, NULL, NULL, wide ? SERVICES_CTX_ALL_WORKPLACES : 0))
         return;
     w = soap_call_reply_begin(call, SOAP_NS_EVT, "EVT", "GetCardTerminalsResponse");
     if (!w)
@@ -224,13 +141,15 @@ static void on_get_cards(struct soap_call *call, void *arg)
 
     if (!parse_ct_slot(call, op, ct_id, sizeof(ct_id), &slot, &has_ct))
         return;
-    r = trimmed(soap_child_text(op, SOAP_NS_CARDCMN, "CardType"), type_text, sizeof(type_text));
+    r = services__trimmed(soap_child_text(op, SOAP_NS_CARDCMN, "CardType"), type_text,
+                          sizeof(type_text));
     has_type = r == 0;
     if (r == -E2BIG || (has_type && cards_type_from_string(type_text, &type) < 0)) {
         soap_call_fault(call, SERVICES_ERR_SYNTAX, "CardType is not a CardTypeType");
         return;
     }
-    if (!context_ok(s, call, NULL, has_ct ? ct_id : NULL, wide ? SERVICES_CTX_ALL_WORKPLACES : 0))
+    if (!services__context_ok(s, call, NULL, has_ct ? ct_id : NULL,
+                              wide ? SERVICES_CTX_ALL_WORKPLACES : 0))
         return;
     w = soap_call_reply_begin(call, SOAP_NS_EVT, "EVT", "GetCardsResponse");
     if (!w)
@@ -275,8 +194,9 @@ static void on_get_resource_information(struct soap_call *call, void *arg)
 
     if (!parse_ct_slot(call, op, ct_id, sizeof(ct_id), &slot, &has_ct))
         return;
-    r = trimmed(soap_child_text(op, SOAP_NS_CONN, "CardHandle"), handle, sizeof(handle));
-    r_iccsn = trimmed(soap_child_text(op, SOAP_NS_CARDCMN, "Iccsn"), iccsn, sizeof(iccsn));
+    r = services__trimmed(soap_child_text(op, SOAP_NS_CONN, "CardHandle"), handle, sizeof(handle));
+    r_iccsn =
+        services__trimmed(soap_child_text(op, SOAP_NS_CARDCMN, "Iccsn"), iccsn, sizeof(iccsn));
     if (r == -E2BIG || r_iccsn == -E2BIG) {
         soap_call_fault(call, SERVICES_ERR_SYNTAX, "CardHandle or Iccsn too long");
         return;
@@ -296,7 +216,7 @@ static void on_get_resource_information(struct soap_call *call, void *arg)
     }
     if (card && !handle[0])
         (void)str_copy(handle, sizeof(handle), card->handle);
-    if (!context_ok(s, call, handle[0] ? handle : NULL, has_ct ? ct_id : NULL, 0))
+    if (!services__context_ok(s, call, handle[0] ? handle : NULL, has_ct ? ct_id : NULL, 0))
         return;
     term = s->deps.cards ? cards_terminal_find(s->deps.cards, has_ct ? ct_id
                                                               : card ? card->ct_id
@@ -372,12 +292,13 @@ static void on_subscribe(struct soap_call *call, void *arg)
     xmlTextWriterPtr w;
     int r;
 
-    if (!context_ok(s, call, NULL, NULL, 0))
+    if (!services__context_ok(s, call, NULL, NULL, 0))
         return;
-    r = subn ? trimmed(soap_child_text(subn, SOAP_NS_EVT, "EventTo"), event_to, sizeof(event_to))
+    r = subn ? services__trimmed(soap_child_text(subn, SOAP_NS_EVT, "EventTo"), event_to,
+                                 sizeof(event_to))
              : -ENOENT;
     if (r == 0)
-        r = trimmed(soap_child_text(subn, SOAP_NS_EVT, "Topic"), topic, sizeof(topic));
+        r = services__trimmed(soap_child_text(subn, SOAP_NS_EVT, "Topic"), topic, sizeof(topic));
     if (r == -ENOENT) {
         soap_call_fault(call, SERVICES_ERR_SYNTAX, "Subscription needs EventTo and Topic");
         return;
@@ -425,10 +346,11 @@ static void on_unsubscribe(struct soap_call *call, void *arg)
     int r_id, r_to, r;
     xmlTextWriterPtr w;
 
-    if (!context_ok(s, call, NULL, NULL, 0))
+    if (!services__context_ok(s, call, NULL, NULL, 0))
         return;
-    r_id = trimmed(soap_child_text(op, SOAP_NS_EVT, "SubscriptionID"), id, sizeof(id));
-    r_to = trimmed(soap_child_text(op, SOAP_NS_EVT, "EventTo"), event_to, sizeof(event_to));
+    r_id = services__trimmed(soap_child_text(op, SOAP_NS_EVT, "SubscriptionID"), id, sizeof(id));
+    r_to =
+        services__trimmed(soap_child_text(op, SOAP_NS_EVT, "EventTo"), event_to, sizeof(event_to));
     if ((r_id == 0) == (r_to == 0) || r_id == -E2BIG || r_to == -E2BIG) {
         soap_call_fault(call, SERVICES_ERR_SYNTAX, "give either SubscriptionID or EventTo");
         return;
@@ -484,7 +406,7 @@ static void on_renew_subscriptions(struct soap_call *call, void *arg)
     xmlChar *text;
     int r = 0;
 
-    if (!context_ok(s, call, NULL, NULL, 0))
+    if (!services__context_ok(s, call, NULL, NULL, 0))
         return;
     /* Check the count before renewing anything; then renew; then write what was renewed. */
     for (xmlNodePtr n = op->children; n; n = n->next)
@@ -498,7 +420,7 @@ static void on_renew_subscriptions(struct soap_call *call, void *arg)
         if (!is_evt_element(n, "SubscriptionID"))
             continue;
         text = xmlNodeGetContent(n);
-        r = trimmed((const char *)text, id, sizeof(id));
+        r = services__trimmed((const char *)text, id, sizeof(id));
         xmlFree(text);
         if (r == 0 && services__subs_renew(s->subs, ctx->mandant_id, id, NULL) == 0)
             n_known++;
@@ -522,7 +444,7 @@ static void on_renew_subscriptions(struct soap_call *call, void *arg)
         if (!is_evt_element(n, "SubscriptionID"))
             continue;
         text = xmlNodeGetContent(n);
-        sub = trimmed((const char *)text, id, sizeof(id)) == 0
+        sub = services__trimmed((const char *)text, id, sizeof(id)) == 0
                   ? services__subs_find(s->subs, ctx->mandant_id, id)
                   : NULL;
         xmlFree(text);
@@ -549,9 +471,9 @@ static void on_get_subscription(struct soap_call *call, void *arg)
     xmlTextWriterPtr w;
     int r;
 
-    if (!context_ok(s, call, NULL, NULL, 0))
+    if (!services__context_ok(s, call, NULL, NULL, 0))
         return;
-    r_id = trimmed(soap_child_text(op, SOAP_NS_EVT, "SubscriptionID"), id, sizeof(id));
+    r_id = services__trimmed(soap_child_text(op, SOAP_NS_EVT, "SubscriptionID"), id, sizeof(id));
     if (r_id == -E2BIG) {
         soap_call_fault(call, SERVICES_ERR_SYNTAX, "SubscriptionID has at most 64 characters");
         return;

@@ -79,39 +79,6 @@ static char *base64_encode(const unsigned char *data, size_t len)
     return out;
 }
 
-/* Reads a whole file of at most max bytes. Returns 0, -EFBIG, or a negative errno. */
-static int file_read(const char *path, size_t max, unsigned char **ret, size_t *ret_len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    int r = 0;
-
-    if (!f)
-        return -errno;
-    buf = malloc(max + 1);
-    if (!buf) {
-        r = -ENOMEM;
-        goto out;
-    }
-    len = fread(buf, 1, max + 1, f);
-    if (ferror(f))
-        r = -EIO;
-    else if (len > max)
-        r = -EFBIG;
-out:
-    (void)fclose(f);
-    if (r < 0) {
-        if (buf)
-            explicit_bzero(buf, max + 1);
-        free(buf);
-        return r;
-    }
-    *ret = buf;
-    *ret_len = len;
-    return 0;
-}
-
 /* "ct1/2" for a card's "where", "-" when it is in no slot. */
 static void where_text(const json_t *where, char *buf, size_t size)
 {
@@ -125,51 +92,29 @@ static void where_text(const json_t *where, char *buf, size_t size)
         (void)snprintf(buf, size, "-");
 }
 
+static void card_row(struct out_table *t, const json_t *card)
+{
+    char where[96];
+
+    where_text(json_object_get(card, "where"), where, sizeof(where));
+    out_table_add_json(t, json_object_get(card, "name"));
+    out_table_add_json(t, json_object_get(card, "type"));
+    out_table_add_json(t, json_object_get(card, "iccsn"));
+    out_table_add(t, where);
+    out_table_add_json(t, json_object_get(card, "handle"));
+}
+
 static int card_list(struct konctl *k, int argc, char **argv)
 {
     static const char *const headers[] = {"NAME", "TYPE", "ICCSN", "WHERE", "HANDLE"};
-    struct out_table *t = NULL;
-    json_t *answer = NULL;
-    const json_t *card;
+    static const struct konctl_listing listing = {"cards", headers, ARRAY_SIZE(headers), card_row,
+                                                  NULL};
     struct args a;
-    size_t i;
     int r;
 
     if (!args_command(k, argc, argv, NULL, 0, 0, 0, card_usage, &a, &r))
         return r;
-    r = konctl_call(k, "GET", "/control/v1/cards", NULL, &answer);
-    if (r != KONCTL_EXIT_OK)
-        return r;
-    if (k->json) {
-        (void)out_json_print(stdout, answer);
-        goto out;
-    }
-    t = out_table_new(ARRAY_SIZE(headers), headers);
-    if (!t) {
-        r = -ENOMEM;
-        goto out;
-    }
-    json_array_foreach(json_object_get(answer, "cards"), i, card)
-    {
-        char where[96];
-
-        where_text(json_object_get(card, "where"), where, sizeof(where));
-        out_table_add_json(t, json_object_get(card, "name"));
-        out_table_add_json(t, json_object_get(card, "type"));
-        out_table_add_json(t, json_object_get(card, "iccsn"));
-        out_table_add(t, where);
-        out_table_add_json(t, json_object_get(card, "handle"));
-    }
-    if (out_table_print(t, stdout, k->color) == -ENOMEM)
-        r = -ENOMEM;
-out:
-    if (r < 0) {
-        konctl_error("out of memory");
-        r = KONCTL_EXIT_ERROR;
-    }
-    out_table_free(t);
-    json_decref(answer);
-    return r;
+    return konctl_list(k, "/control/v1/cards", &listing);
 }
 
 /* Reads --ct and --slot (both required). Returns an exit code. */
@@ -247,7 +192,7 @@ out:
 static int card_import(struct konctl *k, int argc, char **argv)
 {
     struct args_opt opts[] = {{"name", true, NULL}, {"password", true, NULL}};
-    unsigned char *data = NULL;
+    char *data = NULL;
     json_t *answer = NULL;
     json_t *body = NULL;
     char *b64 = NULL;
@@ -261,13 +206,13 @@ static int card_import(struct konctl *k, int argc, char **argv)
         konctl_error("'card import' needs --name NAME for the new card");
         return KONCTL_EXIT_USAGE;
     }
-    r = file_read(a.pos[0], P12_FILE_MAX, &data, &len);
+    r = file_read_all(a.pos[0], P12_FILE_MAX, &data, &len);
     if (r < 0) {
         konctl_error("cannot read '%s': %s", a.pos[0],
                      r == -EFBIG ? "larger than 46 KiB, no test identity is" : strerror(-r));
         return KONCTL_EXIT_USAGE;
     }
-    b64 = base64_encode(data, len);
+    b64 = base64_encode((const unsigned char *)data, len);
     body = b64 ? json_pack("{s:s,s:s,s:s}", "name", opts[0].value, "p12_base64", b64, "password",
                            opts[1].value ? opts[1].value : "00")
                : NULL;
@@ -366,52 +311,30 @@ static void cards_text(const json_t *cards, char *buf, size_t size)
         (void)snprintf(buf, size, "-");
 }
 
+static void terminal_row(struct out_table *t, const json_t *term)
+{
+    char cards[512];
+
+    cards_text(json_object_get(term, "cards"), cards, sizeof(cards));
+    out_table_add_json(t, json_object_get(term, "id"));
+    out_table_add_json(t, json_object_get(term, "name"));
+    out_table_add_json(t, json_object_get(term, "slots"));
+    out_table_add(t, json_is_true(json_object_get(term, "connected")) ? "yes" : "no");
+    out_table_add(t, json_is_true(json_object_get(term, "active")) ? "yes" : "no");
+    out_table_add(t, cards);
+}
+
 static int terminal_list(struct konctl *k, int argc, char **argv)
 {
     static const char *const headers[] = {"ID", "NAME", "SLOTS", "CONNECTED", "ACTIVE", "CARDS"};
-    struct out_table *t = NULL;
-    json_t *answer = NULL;
-    const json_t *term;
+    static const struct konctl_listing listing = {"terminals", headers, ARRAY_SIZE(headers),
+                                                  terminal_row, NULL};
     struct args a;
-    size_t i;
     int r;
 
     if (!args_command(k, argc, argv, NULL, 0, 0, 0, terminal_usage, &a, &r))
         return r;
-    r = konctl_call(k, "GET", "/control/v1/terminals", NULL, &answer);
-    if (r != KONCTL_EXIT_OK)
-        return r;
-    if (k->json) {
-        (void)out_json_print(stdout, answer);
-        goto out;
-    }
-    t = out_table_new(ARRAY_SIZE(headers), headers);
-    if (!t) {
-        r = -ENOMEM;
-        goto out;
-    }
-    json_array_foreach(json_object_get(answer, "terminals"), i, term)
-    {
-        char cards[512];
-
-        cards_text(json_object_get(term, "cards"), cards, sizeof(cards));
-        out_table_add_json(t, json_object_get(term, "id"));
-        out_table_add_json(t, json_object_get(term, "name"));
-        out_table_add_json(t, json_object_get(term, "slots"));
-        out_table_add(t, json_is_true(json_object_get(term, "connected")) ? "yes" : "no");
-        out_table_add(t, json_is_true(json_object_get(term, "active")) ? "yes" : "no");
-        out_table_add(t, cards);
-    }
-    if (out_table_print(t, stdout, k->color) == -ENOMEM)
-        r = -ENOMEM;
-out:
-    if (r < 0) {
-        konctl_error("out of memory");
-        r = KONCTL_EXIT_ERROR;
-    }
-    out_table_free(t);
-    json_decref(answer);
-    return r;
+    return konctl_list(k, "/control/v1/terminals", &listing);
 }
 
 /* "/control/v1/terminals/ID" (heap) or NULL. */

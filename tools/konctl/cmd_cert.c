@@ -47,42 +47,13 @@ static const char trust_usage[] =
     "import  add the CA certificates of FILE.pem (e.g. gematik's TEST-ONLY CAs, whose test\n"
     "        identities carry no chain); certificates that are no CA are refused (exit 5)\n";
 
-/* Reads a whole text file of at most max bytes into a NUL-terminated heap buffer. */
-static int text_read(const char *path, size_t max, char **ret)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len;
-    int r = 0;
-
-    if (!f)
-        return -errno;
-    buf = malloc(max + 2);
-    if (!buf) {
-        (void)fclose(f);
-        return -ENOMEM;
-    }
-    len = fread(buf, 1, max + 1, f);
-    if (ferror(f))
-        r = -EIO;
-    else if (len > max)
-        r = -EFBIG;
-    (void)fclose(f);
-    if (r < 0) {
-        free(buf);
-        return r;
-    }
-    buf[len] = '\0';
-    *ret = buf;
-    return 0;
-}
-
 /* The selector body of the certificate the options name. Returns an exit code. */
 static int selector_body(struct args_opt *o, json_t **ret)
 {
     /* o: card, ref, alg, file, issuer, serial */
     bool by_card = o[0].value, by_file = o[3].value, by_issuer = o[4].value || o[5].value;
     char *pem = NULL;
+    size_t pem_len = 0;
     json_t *body;
     int r;
 
@@ -100,7 +71,7 @@ static int selector_body(struct args_opt *o, json_t **ret)
         return KONCTL_EXIT_USAGE;
     }
     if (by_file) {
-        r = text_read(o[3].value, PEM_FILE_MAX, &pem);
+        r = file_read_all(o[3].value, PEM_FILE_MAX, &pem, &pem_len);
         if (r < 0) {
             konctl_error("cannot read '%s': %s", o[3].value,
                          r == -EFBIG ? "larger than 56 KiB" : strerror(-r));
@@ -172,52 +143,25 @@ out:
     return r;
 }
 
-/* Prints a table of rows (objects) with the given members. */
-static int table_print(const struct konctl *k, const json_t *rows, const char *const *headers,
-                       const char *const *members, size_t n)
+static void revocation_row(struct out_table *t, const json_t *row)
 {
-    struct out_table *t = out_table_new(n, headers);
-    const json_t *row;
-    size_t i;
-    int r = 0;
-
-    if (!t)
-        return -ENOMEM;
-    json_array_foreach(rows, i, row)
-    {
-        for (size_t m = 0; m < n; m++)
-            out_table_add_json(t, json_object_get(row, members[m]));
-    }
-    if (out_table_print(t, stdout, k->color) == -ENOMEM)
-        r = -ENOMEM;
-    out_table_free(t);
-    return r;
+    out_table_add_json(t, json_object_get(row, "status"));
+    out_table_add_json(t, json_object_get(row, "serial"));
+    out_table_add_json(t, json_object_get(row, "revoked_at"));
+    out_table_add_json(t, json_object_get(row, "issuer"));
 }
 
 static int cert_list(struct konctl *k, int argc, char **argv)
 {
     static const char *const headers[] = {"STATUS", "SERIAL", "REVOKED AT", "ISSUER"};
-    static const char *const members[] = {"status", "serial", "revoked_at", "issuer"};
-    json_t *answer = NULL;
+    static const struct konctl_listing listing = {"revocations", headers, ARRAY_SIZE(headers),
+                                                  revocation_row, "every certificate is good"};
     struct args a;
     int r;
 
     if (!args_command(k, argc, argv, NULL, 0, 0, 0, cert_usage, &a, &r))
         return r;
-    r = konctl_call(k, "GET", "/control/v1/certs/revocations", NULL, &answer);
-    if (r != KONCTL_EXIT_OK)
-        return r;
-    if (k->json)
-        (void)out_json_print(stdout, answer);
-    else if (json_array_size(json_object_get(answer, "revocations")) == 0)
-        (void)printf("every certificate is good\n");
-    else if (table_print(k, json_object_get(answer, "revocations"), headers, members,
-                         ARRAY_SIZE(headers)) < 0) {
-        konctl_error("out of memory");
-        r = KONCTL_EXIT_ERROR;
-    }
-    json_decref(answer);
-    return r;
+    return konctl_list(k, "/control/v1/certs/revocations", &listing);
 }
 
 int cmd_cert(struct konctl *k, int argc, char **argv)
@@ -248,28 +192,24 @@ int cmd_cert(struct konctl *k, int argc, char **argv)
 
 /* ---- trust ------------------------------------------------------------------------------ */
 
+static void trust_row(struct out_table *t, const json_t *row)
+{
+    out_table_add_json(t, json_object_get(row, "source"));
+    out_table_add_json(t, json_object_get(row, "not_after"));
+    out_table_add_json(t, json_object_get(row, "subject"));
+}
+
 static int trust_list(struct konctl *k, int argc, char **argv)
 {
     static const char *const headers[] = {"SOURCE", "NOT AFTER", "SUBJECT"};
-    static const char *const members[] = {"source", "not_after", "subject"};
-    json_t *answer = NULL;
+    static const struct konctl_listing listing = {"cas", headers, ARRAY_SIZE(headers), trust_row,
+                                                  NULL};
     struct args a;
     int r;
 
     if (!args_command(k, argc, argv, NULL, 0, 0, 0, trust_usage, &a, &r))
         return r;
-    r = konctl_call(k, "GET", "/control/v1/trust", NULL, &answer);
-    if (r != KONCTL_EXIT_OK)
-        return r;
-    if (k->json)
-        (void)out_json_print(stdout, answer);
-    else if (table_print(k, json_object_get(answer, "cas"), headers, members, ARRAY_SIZE(headers)) <
-             0) {
-        konctl_error("out of memory");
-        r = KONCTL_EXIT_ERROR;
-    }
-    json_decref(answer);
-    return r;
+    return konctl_list(k, "/control/v1/trust", &listing);
 }
 
 static int trust_import(struct konctl *k, int argc, char **argv)
@@ -277,12 +217,13 @@ static int trust_import(struct konctl *k, int argc, char **argv)
     json_t *answer = NULL;
     json_t *body = NULL;
     char *pem = NULL;
+    size_t pem_len = 0;
     struct args a;
     int r;
 
     if (!args_command(k, argc, argv, NULL, 0, 1, 1, trust_usage, &a, &r))
         return r;
-    r = text_read(a.pos[0], PEM_FILE_MAX, &pem);
+    r = file_read_all(a.pos[0], PEM_FILE_MAX, &pem, &pem_len);
     if (r < 0) {
         konctl_error("cannot read '%s': %s", a.pos[0],
                      r == -EFBIG ? "larger than 56 KiB" : strerror(-r));
