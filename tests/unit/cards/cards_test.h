@@ -224,4 +224,42 @@ static inline int world_make(const struct world *tpl, struct world *w)
     return r;
 }
 
+/* The cmocka fixtures most cards tests share: one template world per program (group
+ * setup), a fresh copy of it per test (setup), passed as *state. */
+static struct world tpl;
+
+static inline int world_group_setup(void **state)
+{
+    (void)state;
+    return world_template_make(&tpl);
+}
+
+static inline int world_group_teardown(void **state)
+{
+    (void)state;
+    world_done(&tpl);
+    return 0;
+}
+
+static inline int world_setup(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+
+    if (!w || world_make(&tpl, w) < 0) {
+        free(w);
+        return -1;
+    }
+    *state = w;
+    return 0;
+}
+
+static inline int world_teardown(void **state)
+{
+    struct world *w = *state;
+
+    world_done(w);
+    free(w);
+    return 0;
+}
+
 #endif

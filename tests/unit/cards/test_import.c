@@ -24,38 +24,6 @@
     "smcb/80276001011699900861/80276001011699900861-C_SMCB_AUT_R2048_X509/"                        \
     "80276001011699900861-C_SMCB_AUT_R2048_X509.p12"
 
-static struct world tpl;
-
-static int group_setup(void **state)
-{
-    return world_template_make(&tpl);
-}
-
-static int group_teardown(void **state)
-{
-    world_done(&tpl);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    struct world *w = calloc(1, sizeof(*w));
-
-    if (!w || world_make(&tpl, w) < 0)
-        return -1;
-    *state = w;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct world *w = *state;
-
-    world_done(w);
-    free(w);
-    return 0;
-}
-
 static const char *testcards_dir(void)
 {
     const char *env = getenv("KONN_TESTCARDS");
@@ -230,14 +198,15 @@ static void import_refuses_unknown_profile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(import_hba_ecc_identity, setup, teardown),
-        cmocka_unit_test_setup_teardown(import_egk_rsa_identity_protected_with_rc2, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(import_smcb_identity_and_keep_it_across_restart, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(import_refuses_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(import_refuses_unknown_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(import_hba_ecc_identity, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(import_egk_rsa_identity_protected_with_rc2, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(import_smcb_identity_and_keep_it_across_restart,
+                                        world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(import_refuses_bad_input, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(import_refuses_unknown_profile, world_setup,
+                                        world_teardown),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, world_group_setup, world_group_teardown);
 }

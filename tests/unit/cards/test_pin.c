@@ -402,38 +402,6 @@ static void apply_refuses_an_entry_that_does_not_match_the_plan(void **state)
 
 /* ---- sessions and the PIN pad on a real world ------------------------------------------- */
 
-static struct world tpl;
-
-static int group_setup(void **state)
-{
-    return world_template_make(&tpl);
-}
-
-static int group_teardown(void **state)
-{
-    world_done(&tpl);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    struct world *w = calloc(1, sizeof(*w));
-
-    if (!w || world_make(&tpl, w) < 0)
-        return -1;
-    *state = w;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct world *w = *state;
-
-    world_done(w);
-    free(w);
-    return 0;
-}
-
 struct done_rec {
     int calls;
     struct cards_pin_outcome out;
@@ -731,22 +699,30 @@ int main(void)
         cmocka_unit_test(apply_refuses_an_entry_that_does_not_match_the_plan),
     };
     const struct CMUnitTest world[] = {
-        cmocka_unit_test_setup_teardown(demo_cards_have_the_pins_of_the_issue, setup, teardown),
-        cmocka_unit_test_setup_teardown(typed_pin_verifies_only_its_session, setup, teardown),
-        cmocka_unit_test_setup_teardown(wrong_pin_in_one_session_leaves_the_other, setup, teardown),
-        cmocka_unit_test_setup_teardown(second_entry_on_a_busy_pad_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(pad_times_out_on_the_virtual_clock, setup, teardown),
-        cmocka_unit_test_setup_teardown(pulled_card_ends_its_wait_and_sessions, setup, teardown),
-        cmocka_unit_test_setup_teardown(change_goes_step_by_step_on_the_pad, setup, teardown),
-        cmocka_unit_test_setup_teardown(auto_pin_enters_the_stored_pin_and_persists, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(counters_persist_and_set_state_resets_them, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(demo_cards_have_the_pins_of_the_issue, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(typed_pin_verifies_only_its_session, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(wrong_pin_in_one_session_leaves_the_other, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(second_entry_on_a_busy_pad_is_refused, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(pad_times_out_on_the_virtual_clock, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(pulled_card_ends_its_wait_and_sessions, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(change_goes_step_by_step_on_the_pad, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(auto_pin_enters_the_stored_pin_and_persists, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(counters_persist_and_set_state_resets_them, world_setup,
+                                        world_teardown),
     };
     int failed;
 
     clock_init(CLOCK_MODE_VIRTUAL);
     log_level_set(LOG_LEVEL_WARNING);
     failed = cmocka_run_group_tests_name("pin", pure, NULL, NULL);
-    return failed + cmocka_run_group_tests_name("pin_world", world, group_setup, group_teardown);
+    return failed +
+           cmocka_run_group_tests_name("pin_world", world, world_group_setup, world_group_teardown);
 }

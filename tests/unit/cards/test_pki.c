@@ -17,38 +17,6 @@
 
 #include "cards_test.h"
 
-static struct world tpl;
-
-static int group_setup(void **state)
-{
-    return world_template_make(&tpl);
-}
-
-static int group_teardown(void **state)
-{
-    world_done(&tpl);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    struct world *w = calloc(1, sizeof(*w));
-
-    if (!w || world_make(&tpl, w) < 0)
-        return -1;
-    *state = w;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct world *w = *state;
-
-    world_done(w);
-    free(w);
-    return 0;
-}
-
 static X509 *cert_of(struct world *w, const char *card, const char *key_ref, const char *alg)
 {
     const uint8_t *der = NULL;
@@ -352,18 +320,23 @@ static void card_types_round_trip_as_the_xsd_spells_them(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(pki_files_exist_and_keys_are_private, setup, teardown),
-        cmocka_unit_test_setup_teardown(pki_is_reused_not_regenerated, setup, teardown),
-        cmocka_unit_test_setup_teardown(pki_damaged_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(certificates_chain_to_their_roots, setup, teardown),
-        cmocka_unit_test_setup_teardown(ecc_keys_are_brainpool, setup, teardown),
-        cmocka_unit_test_setup_teardown(egk_profile_carries_kvnr_and_policy, setup, teardown),
-        cmocka_unit_test_setup_teardown(hba_profile_carries_telematik_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(smcb_profile_carries_telematik_id_and_institution, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(demo_cards_have_pins_and_unique_iccsns, setup, teardown),
+        cmocka_unit_test_setup_teardown(pki_files_exist_and_keys_are_private, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(pki_is_reused_not_regenerated, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(pki_damaged_is_refused, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(certificates_chain_to_their_roots, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(ecc_keys_are_brainpool, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(egk_profile_carries_kvnr_and_policy, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(hba_profile_carries_telematik_id, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(smcb_profile_carries_telematik_id_and_institution,
+                                        world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(demo_cards_have_pins_and_unique_iccsns, world_setup,
+                                        world_teardown),
         cmocka_unit_test(card_types_round_trip_as_the_xsd_spells_them),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, world_group_setup, world_group_teardown);
 }

@@ -18,38 +18,6 @@
 
 #include "cards_test.h"
 
-static struct world tpl;
-
-static int group_setup(void **state)
-{
-    return world_template_make(&tpl);
-}
-
-static int group_teardown(void **state)
-{
-    world_done(&tpl);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    struct world *w = calloc(1, sizeof(*w));
-
-    if (!w || world_make(&tpl, w) < 0)
-        return -1;
-    *state = w;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct world *w = *state;
-
-    world_done(w);
-    free(w);
-    return 0;
-}
-
 static void reopen(struct world *w)
 {
     w->cards = cards_close(w->cards);
@@ -446,25 +414,31 @@ static void older_world_gets_the_new_demo_certificates(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(every_key_reference_exists_for_rsa_and_ecc, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(demo_certificate_is_valid_with_its_role, setup, teardown),
-        cmocka_unit_test_setup_teardown(garbage_is_invalid_bad_format, setup, teardown),
-        cmocka_unit_test_setup_teardown(expired_or_not_yet_valid_is_invalid, setup, teardown),
-        cmocka_unit_test_setup_teardown(foreign_certificate_verifies_once_its_ca_is_imported, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(import_refuses_a_non_ca_and_imports_nothing, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(cert_id_names_issuer_and_hex_serial, setup, teardown),
-        cmocka_unit_test_setup_teardown(revocation_decides_by_status_and_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(revoked_ca_invalidates_what_it_issued, setup, teardown),
-        cmocka_unit_test_setup_teardown(bad_ids_are_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(damaged_revocation_file_is_set_aside, setup, teardown),
-        cmocka_unit_test_setup_teardown(display_shows_text_and_cuts_at_a_character, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(older_world_gets_the_new_demo_certificates, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(every_key_reference_exists_for_rsa_and_ecc, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(demo_certificate_is_valid_with_its_role, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(garbage_is_invalid_bad_format, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(expired_or_not_yet_valid_is_invalid, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(foreign_certificate_verifies_once_its_ca_is_imported,
+                                        world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(import_refuses_a_non_ca_and_imports_nothing, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(cert_id_names_issuer_and_hex_serial, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(revocation_decides_by_status_and_time, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(revoked_ca_invalidates_what_it_issued, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(bad_ids_are_refused, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(damaged_revocation_file_is_set_aside, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(display_shows_text_and_cuts_at_a_character, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(older_world_gets_the_new_demo_certificates, world_setup,
+                                        world_teardown),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, world_group_setup, world_group_teardown);
 }

@@ -12,38 +12,6 @@
 
 #include "cards_test.h"
 
-static struct world tpl;
-
-static int group_setup(void **state)
-{
-    return world_template_make(&tpl);
-}
-
-static int group_teardown(void **state)
-{
-    world_done(&tpl);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    struct world *w = calloc(1, sizeof(*w));
-
-    if (!w || world_make(&tpl, w) < 0)
-        return -1;
-    *state = w;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct world *w = *state;
-
-    world_done(w);
-    free(w);
-    return 0;
-}
-
 static bool is_hex32(const char *s)
 {
     return strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
@@ -381,22 +349,28 @@ static void prepare_does_the_first_start_off_the_loop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(first_start_inserts_demo_cards_silently, setup, teardown),
-        cmocka_unit_test_setup_teardown(demo_cards_wait_for_ct1, setup, teardown),
-        cmocka_unit_test_setup_teardown(insert_raises_card_inserted_with_exact_parameters, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(remove_raises_card_removed_with_the_handle, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(handles_are_new_on_every_insertion, setup, teardown),
-        cmocka_unit_test_setup_teardown(slot_errors_are_distinct, setup, teardown),
-        cmocka_unit_test_setup_teardown(disconnect_removes_cards_and_raises_the_condition, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(inactive_terminal_raises_no_condition, setup, teardown),
-        cmocka_unit_test_setup_teardown(sync_follows_the_info_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(world_persists_across_close_and_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(damaged_world_file_is_set_aside, setup, teardown),
-        cmocka_unit_test_setup_teardown(prepare_does_the_first_start_off_the_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(first_start_inserts_demo_cards_silently, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(demo_cards_wait_for_ct1, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(insert_raises_card_inserted_with_exact_parameters,
+                                        world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(remove_raises_card_removed_with_the_handle, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(handles_are_new_on_every_insertion, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(slot_errors_are_distinct, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(disconnect_removes_cards_and_raises_the_condition,
+                                        world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(inactive_terminal_raises_no_condition, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(sync_follows_the_info_model, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(world_persists_across_close_and_open, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(damaged_world_file_is_set_aside, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(prepare_does_the_first_start_off_the_loop, world_setup,
+                                        world_teardown),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, world_group_setup, world_group_teardown);
 }
