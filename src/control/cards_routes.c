@@ -329,11 +329,7 @@ static void put_terminal(struct mgmt_request *req, void *arg)
     mgmt_reply_json(req, 200, terminal_json(w, cards_terminal_find(w, id)));
 }
 
-static const struct {
-    enum mgmt_method method;
-    const char *pattern;
-    mgmt_handler_fn fn;
-} routes[] = {
+static const struct control__route routes[] = {
     {MGMT_GET, "/control/v1/cards", get_cards},
     {MGMT_POST, "/control/v1/cards/insert", post_insert},
     {MGMT_POST, "/control/v1/cards/remove", post_remove},
@@ -345,12 +341,5 @@ static const struct {
 
 int control__cards_routes_add(struct control *c, struct mgmt_server *srv)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
-        int r = mgmt_server_route(srv, routes[i].method, routes[i].pattern, CONTROL_WORLD_ROLES,
-                                  GATE_OP_MAX, routes[i].fn, c);
-
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return control__routes_register(c, srv, routes, ARRAY_SIZE(routes));
 }

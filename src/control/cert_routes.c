@@ -272,11 +272,7 @@ static void get_revocations(struct mgmt_request *req, void *arg)
         json_decref(list);
 }
 
-static const struct {
-    enum mgmt_method method;
-    const char *pattern;
-    mgmt_handler_fn fn;
-} routes[] = {
+static const struct control__route routes[] = {
     {MGMT_GET, "/control/v1/trust", get_trust},
     {MGMT_POST, "/control/v1/trust/import", post_trust_import},
     {MGMT_GET, "/control/v1/certs/revocations", get_revocations},
@@ -286,12 +282,5 @@ static const struct {
 
 int control__cert_routes_add(struct control *c, struct mgmt_server *srv)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
-        int r = mgmt_server_route(srv, routes[i].method, routes[i].pattern, CONTROL_WORLD_ROLES,
-                                  GATE_OP_MAX, routes[i].fn, c);
-
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return control__routes_register(c, srv, routes, ARRAY_SIZE(routes));
 }

@@ -20,6 +20,18 @@ struct control {
     struct flood *flood; /* the running flood, if any */
 };
 
+/* A route of the control API: every one is for CONTROL_WORLD_ROLES and outside the
+ * critical-state gate (the simulated world must stay drivable in every state). */
+struct control__route {
+    enum mgmt_method method;
+    const char *pattern;
+    mgmt_handler_fn fn;
+};
+
+/* routes.c: registers n routes with c as their argument; the first error ends it. */
+int control__routes_register(struct control *c, struct mgmt_server *srv,
+                             const struct control__route *routes, size_t n);
+
 /* cards_routes.c */
 int control__cards_routes_add(struct control *c, struct mgmt_server *srv);
 

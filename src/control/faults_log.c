@@ -232,11 +232,7 @@ static void post_append(struct mgmt_request *req, void *arg)
     }
 }
 
-static const struct {
-    enum mgmt_method method;
-    const char *pattern;
-    mgmt_handler_fn fn;
-} routes[] = {
+static const struct control__route routes[] = {
     {MGMT_POST, "/control/v1/fault/flood", post_flood},
     {MGMT_POST, "/control/v1/fault/seclog-io-error", post_io_error},
     {MGMT_POST, "/control/v1/seclog/append", post_append},
@@ -244,12 +240,5 @@ static const struct {
 
 int control__faults_log_add(struct control *c, struct mgmt_server *srv)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
-        int r = mgmt_server_route(srv, routes[i].method, routes[i].pattern, CONTROL_WORLD_ROLES,
-                                  GATE_OP_MAX, routes[i].fn, c);
-
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return control__routes_register(c, srv, routes, ARRAY_SIZE(routes));
 }

@@ -224,11 +224,7 @@ static void put_pin_state(struct mgmt_request *req, void *arg)
                   "puk_uses_left", state == CARDS_PIN_PUK_BLOCKED ? 0 : CARDS_PIN_PUK_USES));
 }
 
-static const struct {
-    enum mgmt_method method;
-    const char *pattern;
-    mgmt_handler_fn fn;
-} routes[] = {
+static const struct control__route routes[] = {
     {MGMT_GET, "/control/v1/pinpad", get_pads},
     {MGMT_GET, "/control/v1/pinpad/*", get_pad},
     {MGMT_POST, "/control/v1/pinpad/*/type", post_type},
@@ -240,10 +236,5 @@ static const struct {
 
 int control__pinpad_routes_add(struct control *c, struct mgmt_server *srv)
 {
-    int r = 0;
-
-    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(routes); i++)
-        r = mgmt_server_route(srv, routes[i].method, routes[i].pattern, CONTROL_WORLD_ROLES,
-                              GATE_OP_MAX, routes[i].fn, c);
-    return r;
+    return control__routes_register(c, srv, routes, ARRAY_SIZE(routes));
 }

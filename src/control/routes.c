@@ -174,11 +174,7 @@ static void post_condition(struct mgmt_request *req, void *arg)
                               ec_is_active(c->deps.ecs, id, instance), "changed", r == 1));
 }
 
-static const struct {
-    enum mgmt_method method;
-    const char *pattern;
-    mgmt_handler_fn fn;
-} routes[] = {
+static const struct control__route routes[] = {
     {MGMT_GET, "/control/v1/clock", get_clock},
     {MGMT_POST, "/control/v1/clock/advance", post_clock_advance},
     {MGMT_GET, "/control/v1/vpn", get_vpn},
@@ -187,13 +183,21 @@ static const struct {
     {MGMT_POST, "/control/v1/fault/condition", post_condition},
 };
 
-int control_routes_add(struct control *c, struct mgmt_server *srv)
+int control__routes_register(struct control *c, struct mgmt_server *srv,
+                             const struct control__route *list, size_t n)
 {
     int r = 0;
 
-    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(routes); i++)
-        r = mgmt_server_route(srv, routes[i].method, routes[i].pattern, CONTROL_WORLD_ROLES,
-                              GATE_OP_MAX, routes[i].fn, c);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = mgmt_server_route(srv, list[i].method, list[i].pattern, CONTROL_WORLD_ROLES,
+                              GATE_OP_MAX, list[i].fn, c);
+    return r;
+}
+
+int control_routes_add(struct control *c, struct mgmt_server *srv)
+{
+    int r = control__routes_register(c, srv, routes, ARRAY_SIZE(routes));
+
     if (r == 0)
         r = control__faults_log_add(c, srv);
     if (r == 0)
