@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libxml/xpathInternals.h>
+
 #include "services/services_internal.h"
 
 struct practice {
@@ -133,5 +135,54 @@ static inline struct soap_context practice_ctx(const char *mandant, const char *
     (void)str_copy(ctx.user_id, sizeof(ctx.user_id), user ? user : "");
     return ctx;
 }
+
+/* The text of an XPath 1.0 expression on an answer, with the gematik prefixes soap, EVT,
+ * CONN, CT, CARD, CARDCMN, GERROR and PI bound. The caller frees it. For test programs that
+ * include cmocka.h before this header. */
+#ifdef cmocka_unit_test
+static inline char *answer_xpath(xmlDocPtr doc, const char *expr)
+{
+    static const char *const ns[][2] = {
+        {"soap", "http://schemas.xmlsoap.org/soap/envelope/"},
+        {"EVT", SOAP_NS_EVT},
+        {"CONN", SOAP_NS_CONN},
+        {"CT", SOAP_NS_CT},
+        {"CARD", SOAP_NS_CARD},
+        {"CARDCMN", SOAP_NS_CARDCMN},
+        {"GERROR", SOAP_NS_GERROR},
+        {"PI", SOAP_NS_PI},
+    };
+    xmlXPathContextPtr xc = xmlXPathNewContext(doc);
+    xmlXPathObjectPtr res;
+    xmlChar *s;
+    char *out;
+
+    for (size_t i = 0; i < ARRAY_SIZE(ns); i++)
+        assert_int_equal(xmlXPathRegisterNs(xc, BAD_CAST ns[i][0], BAD_CAST ns[i][1]), 0);
+    res = xmlXPathEvalExpression(BAD_CAST expr, xc);
+    assert_non_null(res);
+    s = xmlXPathCastToString(res);
+    out = strdup((const char *)s);
+    xmlFree(s);
+    xmlXPathFreeObject(res);
+    xmlXPathFreeContext(xc);
+    return out;
+}
+
+static inline void answer_assert_xpath(xmlDocPtr doc, const char *expr, const char *want)
+{
+    char *got = answer_xpath(doc, expr);
+
+    if (strcmp(got, want) != 0)
+        fail_msg("%s: got '%s', want '%s'", expr, got, want);
+    free(got);
+}
+
+static inline void answer_print_schema_error(void *ctx, xmlErrorPtr e)
+{
+    (void)ctx;
+    printf("schema: %s", e->message ? e->message : "?\n");
+}
+#endif
 
 #endif

@@ -146,42 +146,9 @@ static void answer_done(struct answer *a)
     a->doc = NULL;
 }
 
-static char *xpath(struct answer *a, const char *expr)
-{
-    static const char *const ns[][2] = {
-        {"soap", NS_SOAP},          {"CONN", SOAP_NS_CONN},
-        {"CARD", SOAP_NS_CARD},     {"CARDCMN", SOAP_NS_CARDCMN},
-        {"GERROR", SOAP_NS_GERROR},
-    };
-    xmlXPathContextPtr xc = xmlXPathNewContext(a->doc);
-    xmlXPathObjectPtr res;
-    xmlChar *s;
-    char *out;
-
-    for (size_t i = 0; i < ARRAY_SIZE(ns); i++)
-        assert_int_equal(xmlXPathRegisterNs(xc, BAD_CAST ns[i][0], BAD_CAST ns[i][1]), 0);
-    res = xmlXPathEvalExpression(BAD_CAST expr, xc);
-    assert_non_null(res);
-    s = xmlXPathCastToString(res);
-    out = strdup((const char *)s);
-    xmlFree(s);
-    xmlXPathFreeObject(res);
-    xmlXPathFreeContext(xc);
-    return out;
-}
-
 static void assert_xpath(struct answer *a, const char *expr, const char *want)
 {
-    char *got = xpath(a, expr);
-
-    if (strcmp(got, want) != 0)
-        fail_msg("%s: got '%s', want '%s'", expr, got, want);
-    free(got);
-}
-
-static void print_schema_error(void *ctx, xmlErrorPtr e)
-{
-    printf("schema: %s", e->message ? e->message : "?\n");
+    answer_assert_xpath(a->doc, expr, want);
 }
 
 /* A valid PinResponseType with this result and counter (or GetPinStatusResponse when
@@ -205,7 +172,7 @@ static void assert_pin_answer(struct answer *a, const char *name, const char *re
     if (!card_schema)
         return;
     vctx = xmlSchemaNewValidCtxt(card_schema);
-    xmlSchemaSetValidStructuredErrors(vctx, print_schema_error, NULL);
+    xmlSchemaSetValidStructuredErrors(vctx, answer_print_schema_error, NULL);
     assert_int_equal(xmlSchemaValidateOneElement(vctx, a->body), 0);
     xmlSchemaFreeValidCtxt(vctx);
 }

@@ -125,40 +125,12 @@ static void answer_done(struct answer *a)
 
 static char *xpath(struct answer *a, const char *expr)
 {
-    static const char *const ns[][2] = {
-        {"soap", NS_SOAP},          {"EVT", SOAP_NS_EVT},   {"CONN", SOAP_NS_CONN},
-        {"CT", SOAP_NS_CT},         {"CARD", SOAP_NS_CARD}, {"CARDCMN", SOAP_NS_CARDCMN},
-        {"GERROR", SOAP_NS_GERROR}, {"PI", SOAP_NS_PI},
-    };
-    xmlXPathContextPtr xc = xmlXPathNewContext(a->doc);
-    xmlXPathObjectPtr res;
-    xmlChar *s;
-    char *out;
-
-    for (size_t i = 0; i < ARRAY_SIZE(ns); i++)
-        assert_int_equal(xmlXPathRegisterNs(xc, BAD_CAST ns[i][0], BAD_CAST ns[i][1]), 0);
-    res = xmlXPathEvalExpression(BAD_CAST expr, xc);
-    assert_non_null(res);
-    s = xmlXPathCastToString(res);
-    out = strdup((const char *)s);
-    xmlFree(s);
-    xmlXPathFreeObject(res);
-    xmlXPathFreeContext(xc);
-    return out;
+    return answer_xpath(a->doc, expr);
 }
 
 static void assert_xpath(struct answer *a, const char *expr, const char *want)
 {
-    char *got = xpath(a, expr);
-
-    if (strcmp(got, want) != 0)
-        fail_msg("%s: got '%s', want '%s'", expr, got, want);
-    free(got);
-}
-
-static void print_schema_error(void *ctx, xmlErrorPtr e)
-{
-    printf("schema: %s", e->message ? e->message : "?\n");
+    answer_assert_xpath(a->doc, expr, want);
 }
 
 /* The response element is valid per EventService.xsd and starts with CONN:Status. */
@@ -174,7 +146,7 @@ static void assert_valid_response(struct answer *a, const char *name)
     if (!event_schema)
         return;
     vctx = xmlSchemaNewValidCtxt(event_schema);
-    xmlSchemaSetValidStructuredErrors(vctx, print_schema_error, NULL);
+    xmlSchemaSetValidStructuredErrors(vctx, answer_print_schema_error, NULL);
     assert_int_equal(xmlSchemaValidateOneElement(vctx, a->body), 0);
     xmlSchemaFreeValidCtxt(vctx);
 }
