@@ -4,10 +4,12 @@ HTTPS (the management and control APIs) and through konctl.
 
 Environment: KONNEKTORD and KONCTL name the binaries (CTest sets them); KONN_TIMEOUT_FACTOR
 scales every wait (default 1; the sanitizer build uses more)."""
+import atexit
 import base64
 import json
 import os
 import signal
+import shutil
 import socket
 import ssl
 import subprocess
@@ -208,12 +210,23 @@ def world_template():
     global _world_template
     if _world_template is None:
         root = tempfile.mkdtemp(prefix="konn-world-")
-        c = Connector(os.path.join(root, "data"), free_port())
+        # Removed when the test process ends: each first start reserves the logs' budgets
+        # (about 320 MiB), which would otherwise pile up in /tmp run after run.
+        atexit.register(shutil.rmtree, root, True)
+        data = os.path.join(root, "data")
+        c = Connector(data, free_port())
         try:
             c.wait_ready()
         finally:
             c.stop()
-        _world_template = os.path.join(root, "data", "world")
+        for name in os.listdir(data):  # only the world is copied from here
+            if name != "world":
+                path = os.path.join(data, name)
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+        _world_template = os.path.join(data, "world")
     return _world_template
 
 
