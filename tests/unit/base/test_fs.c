@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "base/base.h"
+#include "../test_tmp.h"
 
 static void atomic_write_replaces_content_with_mode(void **state)
 {
@@ -47,6 +48,7 @@ static void mkdir_p_creates_parents_and_accepts_existing(void **state)
     assert_true(fs_exists(deep));
     assert_int_equal(fs_mkdir_p(deep, 0700), 0);
     free(deep);
+    test_tmp_remove(dir);
 }
 
 static void read_of_missing_file_is_enoent(void **state)
@@ -96,6 +98,7 @@ static void copy_tree_copies_files_and_modes_and_refuses_links(void **state)
     free(dst);
     free(c1);
     free(c2);
+    test_tmp_remove(dir);
 }
 
 int main(void)

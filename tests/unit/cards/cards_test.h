@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "../test_tmp.h"
 #include "cards/cards_internal.h"
 
 #define SEEN_MAX 64
@@ -86,17 +87,9 @@ static inline const struct seen_event *seen_last(const struct seen *s, const cha
     return NULL;
 }
 
-static inline int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static inline void dir_remove_all(const char *dir)
 {
-    (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmp_remove(dir);
 }
 
 /* Copies one file, keeping its mode; no fsync (a test's copy need not be durable). */

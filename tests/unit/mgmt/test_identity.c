@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "mgmt/mgmt_internal.h"
+#include "../test_tmp.h"
 
 static void first_load_generates_and_second_load_reuses(void **state)
 {
@@ -33,6 +34,7 @@ static void first_load_generates_and_second_load_reuses(void **state)
     free(key);
     mgmt_identity_free(a);
     mgmt_identity_free(b);
+    test_tmp_remove(dir);
 }
 
 static void damaged_certificate_is_refused_not_replaced(void **state)
@@ -50,6 +52,7 @@ static void damaged_certificate_is_refused_not_replaced(void **state)
     assert_int_equal(mgmt_identity_load(dir, "konnektor", NULL, &a), -EBADMSG);
     assert_null(a);
     free(cert);
+    test_tmp_remove(dir);
 }
 
 static void ephemeral_identity_needs_no_disk(void **state)

@@ -20,6 +20,7 @@
 #include <libxml/xpathInternals.h>
 
 #include "services/services_internal.h"
+#include "../test_tmp.h"
 
 struct practice {
     char dir[64];
@@ -28,15 +29,6 @@ struct practice {
     struct ec_state *ecs;
     struct cards *cards;
 };
-
-static inline int practice_rm_one(const char *path, const struct stat *sb, int flag,
-                                  struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static inline int practice_relate(struct store *st, enum store_relation rel, const char *a,
                                   const char *b)
@@ -93,7 +85,7 @@ static inline void practice_done(struct practice *p)
     p->ecs = ec_state_free(p->ecs);
     p->bus = evt_bus_free(p->bus);
     if (p->dir[0])
-        (void)nftw(p->dir, practice_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        test_tmp_remove(p->dir);
     p->dir[0] = '\0';
 }
 

@@ -14,16 +14,11 @@
 #include <libxml/xmlschemas.h>
 
 #include "base/base.h"
+#include "../test_tmp.h"
 
-static inline int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-/* Removes a test's temporary directory and everything in it. */
 static inline void rm_rf(const char *dir)
 {
-    (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmp_remove(dir);
 }
 
 /* The api-telematik checkout: $KONN_API_TELEMATIK, else the path CMake found. */
