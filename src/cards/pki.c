@@ -15,6 +15,7 @@
  *  3. Private keys are written with mode 0600 and never logged.
  *  4. Only OpenSSL 3 EVP/X509 APIs: no deprecated RSA_* or EC_KEY_* calls. */
 #include "cards/cards_internal.h"
+#include "x509/x509.h"
 
 #include "base/base.h"
 
@@ -76,40 +77,6 @@ static EVP_PKEY *keygen(enum cards__alg alg)
     return alg == CARDS__ALG_RSA ? EVP_RSA_gen(RSA_BITS) : EVP_EC_gen(ECC_CURVE);
 }
 
-static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-    int ok;
-
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    if (!ext)
-        return -EINVAL;
-    ok = X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-    return ok ? 0 : -ENOMEM;
-}
-
-/* A random positive 127-bit serial number. */
-static int set_serial(X509 *cert)
-{
-    unsigned char raw[16];
-    BIGNUM *bn = NULL;
-    int r = -ENOMEM;
-
-    if (rand_bytes(raw, sizeof(raw)) < 0)
-        return -EIO;
-    raw[0] &= 0x7f;
-    raw[0] |= 0x01; /* never a short or zero serial */
-    bn = BN_bin2bn(raw, sizeof(raw), NULL);
-    if (bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)))
-        r = 0;
-    BN_free(bn);
-    return r;
-}
-
 /* A certificate shell: version 3, serial, validity from the connector's clock, key, subject,
  * issuer (the certificate itself when issuer is NULL). */
 static int cert_new(X509_NAME *subject, X509 *issuer, EVP_PKEY *key, int days, X509 **ret_cert)
@@ -120,7 +87,7 @@ static int cert_new(X509_NAME *subject, X509 *issuer, EVP_PKEY *key, int days, X
 
     if (!cert)
         goto out;
-    if (!X509_set_version(cert, X509_VERSION_3) || set_serial(cert) < 0 ||
+    if (!X509_set_version(cert, X509_VERSION_3) || x509_set_random_serial(cert) < 0 ||
         !ASN1_TIME_set(X509_getm_notBefore(cert), now - BACKDATE_S) ||
         !ASN1_TIME_set(X509_getm_notAfter(cert), now + (time_t)days * 86400) ||
         !X509_set_pubkey(cert, key) || !X509_set_subject_name(cert, subject) ||
@@ -152,13 +119,14 @@ static int ca_make(const char *cn, X509 *issuer, EVP_PKEY *issuer_key, EVP_PKEY 
     r = cert_new(name, issuer, key, days, &cert);
     if (r < 0)
         goto out;
-    r = add_ext(cert, issuer ? issuer : cert, NID_basic_constraints, constraints);
+    r = x509_add_ext(cert, issuer ? issuer : cert, NID_basic_constraints, constraints);
     if (r == 0)
-        r = add_ext(cert, issuer ? issuer : cert, NID_key_usage, "critical,keyCertSign,cRLSign");
+        r = x509_add_ext(cert, issuer ? issuer : cert, NID_key_usage,
+                         "critical,keyCertSign,cRLSign");
     if (r == 0)
-        r = add_ext(cert, issuer ? issuer : cert, NID_subject_key_identifier, "hash");
+        r = x509_add_ext(cert, issuer ? issuer : cert, NID_subject_key_identifier, "hash");
     if (r == 0 && issuer)
-        r = add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always");
+        r = x509_add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always");
     if (r < 0)
         goto out;
     if (!X509_sign(cert, issuer_key, EVP_sha256())) {
@@ -551,17 +519,17 @@ int cards__pki_issue(struct cards__pki *pki, const struct cards__profile *prof, 
         r = cert_new(subject, ca->ca, key, prof->days, &cert);
     if (r < 0)
         goto out;
-    r = add_ext(cert, ca->ca, NID_basic_constraints, "critical,CA:FALSE");
+    r = x509_add_ext(cert, ca->ca, NID_basic_constraints, "critical,CA:FALSE");
     if (r == 0)
-        r = add_ext(cert, ca->ca, NID_key_usage, prof->key_usage);
+        r = x509_add_ext(cert, ca->ca, NID_key_usage, prof->key_usage);
     if (r == 0 && prof->ext_key_usage)
-        r = add_ext(cert, ca->ca, NID_ext_key_usage, prof->ext_key_usage);
+        r = x509_add_ext(cert, ca->ca, NID_ext_key_usage, prof->ext_key_usage);
     if (r == 0 && prof->n_policies)
         r = add_policies(cert, prof);
     if (r == 0)
-        r = add_ext(cert, ca->ca, NID_subject_key_identifier, "hash");
+        r = x509_add_ext(cert, ca->ca, NID_subject_key_identifier, "hash");
     if (r == 0)
-        r = add_ext(cert, ca->ca, NID_authority_key_identifier, "keyid:always");
+        r = x509_add_ext(cert, ca->ca, NID_authority_key_identifier, "keyid:always");
     if (r == 0 && prof->profession_oid)
         r = add_admission(cert, prof);
     if (r < 0)

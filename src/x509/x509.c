@@ -13,7 +13,7 @@
 
 #define PEM_MAX (64 * 1024)
 
-static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+int x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
     X509V3_CTX ctx;
     X509_EXTENSION *ext;
@@ -29,7 +29,7 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
     return ok ? 0 : -ENOMEM;
 }
 
-static int set_serial(X509 *cert)
+int x509_set_random_serial(X509 *cert)
 {
     unsigned char serial[16];
     BIGNUM *bn;
@@ -39,6 +39,7 @@ static int set_serial(X509 *cert)
     if (r < 0)
         return r;
     serial[0] &= 0x7f; /* positive */
+    serial[0] |= 0x01; /* never shorter than 16 bytes, never zero */
     bn = BN_bin2bn(serial, sizeof(serial), NULL);
     r = bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) ? 0 : -ENOMEM;
     BN_free(bn);
@@ -48,18 +49,18 @@ static int set_serial(X509 *cert)
 static int add_extensions(X509 *cert, const struct x509_spec *spec, X509 *issuer)
 {
     X509 *signer = issuer ? issuer : cert;
-    int r = add_ext(cert, signer, NID_basic_constraints, spec->constraints);
+    int r = x509_add_ext(cert, signer, NID_basic_constraints, spec->constraints);
 
     if (r == 0)
-        r = add_ext(cert, signer, NID_key_usage, spec->key_usage);
+        r = x509_add_ext(cert, signer, NID_key_usage, spec->key_usage);
     if (r == 0 && spec->ext_key_usage)
-        r = add_ext(cert, signer, NID_ext_key_usage, spec->ext_key_usage);
+        r = x509_add_ext(cert, signer, NID_ext_key_usage, spec->ext_key_usage);
     if (r == 0 && spec->san)
-        r = add_ext(cert, signer, NID_subject_alt_name, spec->san);
+        r = x509_add_ext(cert, signer, NID_subject_alt_name, spec->san);
     if (r == 0)
-        r = add_ext(cert, signer, NID_subject_key_identifier, "hash");
+        r = x509_add_ext(cert, signer, NID_subject_key_identifier, "hash");
     if (r == 0 && issuer)
-        r = add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always");
+        r = x509_add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always");
     return r;
 }
 
@@ -72,7 +73,7 @@ int x509_cert_make(EVP_PKEY *key, const struct x509_spec *spec, X509 *issuer, EV
 
     if (!cert || !X509_set_version(cert, 2))
         goto out;
-    r = set_serial(cert);
+    r = x509_set_random_serial(cert);
     if (r < 0)
         goto out;
     r = -ENOMEM;

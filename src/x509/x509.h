@@ -2,8 +2,8 @@
  * listener, LAN listeners, LAN client CA): building a certificate from a short spec, reading
  * and writing PEM key pairs, and a pair that is loaded from DATA or generated at first use.
  *
- * The card PKI (src/cards) builds richer gematik profiles itself; this covers the plain
- * TLS identities. Thread-safe (no state). */
+ * The card PKI (src/cards) builds its gematik profiles itself and uses the extension and
+ * serial helpers from here. Thread-safe (no state). */
 #ifndef KONN_X509_H
 #define KONN_X509_H
 
@@ -31,6 +31,12 @@ struct x509_spec {
  * signing fails, -ENOMEM. */
 int x509_cert_make(EVP_PKEY *key, const struct x509_spec *spec, X509 *issuer, EVP_PKEY *issuer_key,
                    X509 **ret_cert);
+
+/* Adds one extension in OpenSSL's configuration syntax, with issuer (cert itself when
+ * self-signed) as the issuer for keyid references. -EINVAL for a bad value, -ENOMEM. */
+int x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
+/* A random positive serial of 16 bytes (127 bits of randomness). -EIO, -ENOMEM. */
+int x509_set_random_serial(X509 *cert);
 
 /* Writes the private key (key != NULL) or else the certificate as PEM to path, atomically,
  * with mode. -ENOMEM, -EIO, or fs_write_atomic()'s error. */
