@@ -8,6 +8,7 @@ import atexit
 import base64
 import json
 import os
+import random
 import signal
 import shutil
 import socket
@@ -44,10 +45,28 @@ def scaled(seconds):
     return seconds * FACTOR
 
 
+# Ports for the daemons under test come from below Linux's ephemeral range (32768-60999):
+# a port the kernel hands out for bind(0) is also what it gives the next outgoing
+# connection (a konctl call, a CETP sink, a test client), so "free" ports from there were
+# sometimes taken again before konnektord could listen on them (EADDRINUSE, under ctest -j2).
+_PORT_LOW, _PORT_HIGH = 20000, 32000
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        port = rng.randint(_PORT_LOW, _PORT_HIGH)
+        if port in _ports_given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORT_LOW}-{_PORT_HIGH}")
 
 
 def pkcs12_to_pem(p12, password, out_dir, stem):
