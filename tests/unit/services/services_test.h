@@ -17,6 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <libxml/parser.h>
 #include <libxml/xpathInternals.h>
 
 #include "services/services_internal.h"
@@ -127,6 +131,60 @@ static inline struct soap_context practice_ctx(const char *mandant, const char *
     (void)str_copy(ctx.user_id, sizeof(ctx.user_id), user ? user : "");
     return ctx;
 }
+
+/* Runs the loop until done(arg) is true, or 10 s passed (returns false then). */
+#ifdef cmocka_unit_test
+static inline bool test_pump_until(struct event_base *base, bool (*done)(void *arg), void *arg)
+{
+    int64_t deadline = clock_real_mono_ms() + 10000;
+
+    while (!done(arg)) {
+        struct timeval tv = {0, 20000};
+
+        if (clock_real_mono_ms() > deadline)
+            return false;
+        (void)event_base_loopexit(base, &tv);
+        (void)event_base_loop(base, EVLOOP_ONCE);
+    }
+    return true;
+}
+
+/* A SOAP answer an evhttp client request collects (test_answer_on_done is its callback). */
+struct answer {
+    bool done;
+    int status;
+    xmlDocPtr doc;
+    xmlNodePtr body;                /* the Body's first element */
+    struct evhttp_connection *conn; /* kept open by callers that send without waiting */
+};
+
+static inline void test_answer_on_done(struct evhttp_request *req, void *arg)
+{
+    struct answer *a = arg;
+    struct evbuffer *in;
+
+    a->done = true;
+    if (!req)
+        return;
+    a->status = evhttp_request_get_response_code(req);
+    in = evhttp_request_get_input_buffer(req);
+    a->doc = xmlReadMemory((const char *)evbuffer_pullup(in, -1), (int)evbuffer_get_length(in),
+                           NULL, NULL, XML_PARSE_NONET);
+}
+
+static inline bool test_answered(void *arg)
+{
+    return ((struct answer *)arg)->done;
+}
+
+static inline xmlNodePtr test_first_element(xmlNodePtr n)
+{
+    for (; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE)
+            return n;
+    return NULL;
+}
+#endif
 
 /* The text of an XPath 1.0 expression on an answer, with the gematik prefixes soap, EVT,
  * CONN, CT, CARD, CARDCMN, GERROR and PI bound. The caller frees it. For test programs that

@@ -43,21 +43,6 @@ static struct event_base *base;
 
 /* ---- loop and receiver ------------------------------------------------------------------ */
 
-static bool pump_until(bool (*done)(void *arg), void *arg)
-{
-    int64_t deadline = clock_real_mono_ms() + 10000;
-
-    while (!done(arg)) {
-        struct timeval tv = {0, 20000};
-
-        if (clock_real_mono_ms() > deadline)
-            return false;
-        (void)event_base_loopexit(base, &tv);
-        (void)event_base_loop(base, EVLOOP_ONCE);
-    }
-    return true;
-}
-
 static void receiver_on_read(struct bufferevent *bev, void *arg)
 {
     struct receiver *r = arg;
@@ -286,7 +271,7 @@ static void bootup_complete_reaches_the_sinks_of_the_last_run_once(void **state)
     assert_int_equal(services__subs_count(f->svc->subs), 0);
     assert_int_equal(services__boot_sinks_count(f->svc->boot_sinks), 1);
     publish_bootup(f);
-    assert_true(pump_until(has_frame, &rx));
+    assert_true(test_pump_until(base, has_frame, &rx));
     doc = receiver_frame(&rx);
     assert_doc_text(doc, "Topic", SERVICES_BOOT_TOPIC);
     assert_doc_text(doc, "SubscriptionID", SERVICES_BOOT_SUB_ID);

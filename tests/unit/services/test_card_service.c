@@ -32,56 +32,6 @@ static xmlSchemaPtr card_schema; /* NULL when the api-telematik checkout is abse
 
 /* ---- loop, HTTP client, XML ------------------------------------------------------------- */
 
-static bool pump_until(bool (*done)(void *arg), void *arg)
-{
-    int64_t deadline = clock_real_mono_ms() + 10000;
-
-    while (!done(arg)) {
-        struct timeval tv = {0, 20000};
-
-        if (clock_real_mono_ms() > deadline)
-            return false;
-        (void)event_base_loopexit(base, &tv);
-        (void)event_base_loop(base, EVLOOP_ONCE);
-    }
-    return true;
-}
-
-struct answer {
-    bool done;
-    int status;
-    xmlDocPtr doc;
-    xmlNodePtr body; /* the Body's first element */
-    struct evhttp_connection *conn;
-};
-
-static void on_http_done(struct evhttp_request *req, void *arg)
-{
-    struct answer *a = arg;
-    struct evbuffer *in;
-
-    a->done = true;
-    if (!req)
-        return;
-    a->status = evhttp_request_get_response_code(req);
-    in = evhttp_request_get_input_buffer(req);
-    a->doc = xmlReadMemory((const char *)evbuffer_pullup(in, -1), (int)evbuffer_get_length(in),
-                           NULL, NULL, XML_PARSE_NONET);
-}
-
-static bool answered(void *arg)
-{
-    return ((struct answer *)arg)->done;
-}
-
-static xmlNodePtr first_element(xmlNodePtr n)
-{
-    for (; n; n = n->next)
-        if (n->type == XML_ELEMENT_NODE)
-            return n;
-    return NULL;
-}
-
 static const char *handle_of(const char *card)
 {
     const struct cards_card *c = cards_card_find(P.cards, card);
@@ -99,7 +49,7 @@ static void send_op(struct answer *a, const char *name, const char *m, const cha
         "<soap:Envelope xmlns:soap=\"" NS_SOAP "\" xmlns:CARD=\"" SOAP_NS_CARD
         "\" xmlns:CCTX=\"" SOAP_NS_CCTX "\" xmlns:CONN=\"" SOAP_NS_CONN
         "\" xmlns:CARDCMN=\"" SOAP_NS_CARDCMN "\"><soap:Body>";
-    struct evhttp_request *req = evhttp_request_new(on_http_done, a);
+    struct evhttp_request *req = evhttp_request_new(test_answer_on_done, a);
     struct evkeyvalq *h;
 
     memset(a, 0, sizeof(*a));
@@ -123,13 +73,13 @@ static void send_op(struct answer *a, const char *name, const char *m, const cha
 
 static void wait_answer(struct answer *a)
 {
-    assert_true(pump_until(answered, a));
+    assert_true(test_pump_until(base, test_answered, a));
     evhttp_connection_free(a->conn);
     a->conn = NULL;
     assert_non_null(a->doc);
-    a->body = first_element(xmlDocGetRootElement(a->doc)->children);
+    a->body = test_first_element(xmlDocGetRootElement(a->doc)->children);
     assert_non_null(a->body);
-    a->body = first_element(a->body->children);
+    a->body = test_first_element(a->body->children);
     assert_non_null(a->body);
 }
 
@@ -196,7 +146,7 @@ static bool pad_waits(void *arg)
 
 static void wait_for_pad(bool waiting)
 {
-    assert_true(pump_until(pad_waits, &waiting));
+    assert_true(test_pump_until(base, pad_waits, &waiting));
 }
 
 /* ---- LOG/PIN_OP on the bus -------------------------------------------------------------- */
@@ -403,7 +353,7 @@ static void client_leaving_frees_the_pad(void **state)
 
     send_op(&a, "VerifyPin", "m1", NULL, handle_of("egk1"), "PIN.CH", NULL);
     wait_for_pad(true);
-    evhttp_connection_free(a.conn); /* the client goes away; on_http_done never runs */
+    evhttp_connection_free(a.conn); /* the client goes away; test_answer_on_done never runs */
     wait_for_pad(false);
     assert_false(a.done);
 }

@@ -49,21 +49,6 @@ static struct event_base *base;
 
 /* ---- loop and receivers ----------------------------------------------------------------- */
 
-static bool pump_until(bool (*done)(void *arg), void *arg)
-{
-    int64_t deadline = clock_real_mono_ms() + 10000;
-
-    while (!done(arg)) {
-        struct timeval tv = {0, 20000};
-
-        if (clock_real_mono_ms() > deadline)
-            return false;
-        (void)event_base_loopexit(base, &tv);
-        (void)event_base_loop(base, EVLOOP_ONCE);
-    }
-    return true;
-}
-
 /* Runs the loop for a few turns without waiting for anything in particular. */
 static void pump_a_little(void)
 {
@@ -270,7 +255,7 @@ static void event_reaches_sink_with_its_subscription_id(void **state)
     receiver_start(&r, NULL);
     sub = subscribe(f, "m1", r.port, "CARD", NULL);
     publish(f, "CARD/INSERTED", "EGK", "ct1");
-    assert_true(pump_until(has_frame, &r));
+    assert_true(test_pump_until(base, has_frame, &r));
     doc = receiver_frame(&r);
     assert_doc_text(doc, "Topic", "CARD/INSERTED");
     assert_doc_text(doc, "Type", "Operation");
@@ -289,10 +274,10 @@ static void one_connection_per_sink_is_kept_and_reused(void **state)
     receiver_start(&r, NULL);
     subscribe(f, "m1", r.port, "CARD", NULL);
     publish(f, "CARD/INSERTED", "EGK", "ct1");
-    assert_true(pump_until(has_frame, &r));
+    assert_true(test_pump_until(base, has_frame, &r));
     a = receiver_frame(&r);
     publish(f, "CARD/REMOVED", "EGK", "ct1");
-    assert_true(pump_until(has_frame, &r));
+    assert_true(test_pump_until(base, has_frame, &r));
     b = receiver_frame(&r);
     assert_doc_text(a, "Topic", "CARD/INSERTED");
     assert_doc_text(b, "Topic", "CARD/REMOVED");
@@ -317,7 +302,7 @@ static void topic_filter_and_internal_topics_select_what_is_sent(void **state)
     publish(f, "CT/CONNECTED", "HBA", "ct1");   /* other topic */
     publish(f, "CARDS/INSERTED", "HBA", "ct1"); /* not below CARD */
     publish(f, "CARD/INSERTED", "HBA", "ct1");  /* delivered */
-    assert_true(pump_until(has_frame, &r));
+    assert_true(test_pump_until(base, has_frame, &r));
     pump_a_little();
     doc = receiver_frame(&r);
     value = (char *)xmlNodeGetContent(xmlDocGetRootElement(doc)->last);
@@ -355,8 +340,8 @@ static void terminal_events_reach_only_mandants_that_use_the_terminal(void **sta
     subscribe(f, "m2", r2.port, "BOOTUP", NULL);
     publish(f, "CARD/INSERTED", "EGK", "ct1"); /* ct1 belongs to m1's ws1 */
     publish(f, "BOOTUP/BOOTUP_COMPLETE", "-", NULL);
-    assert_true(pump_until(has_frame, &r1));
-    assert_true(pump_until(has_frame, &r2));
+    assert_true(test_pump_until(base, has_frame, &r1));
+    assert_true(test_pump_until(base, has_frame, &r2));
     doc = receiver_frame(&r2);
     assert_doc_text(doc, "Topic", "BOOTUP/BOOTUP_COMPLETE");
     xmlFreeDoc(doc);
@@ -405,7 +390,7 @@ static void refused_sink_is_dropped_after_evt_max_try(void **state)
     sink_key_for(port);
     for (w.n = 1; w.n <= 3; w.n++) {
         publish(f, w.n == 2 ? "BOOTUP/BOOTUP_COMPLETE" : "CARD/INSERTED", "EGK", NULL);
-        assert_true(pump_until(sink_failed, &w));
+        assert_true(test_pump_until(base, sink_failed, &w));
         if (w.n < 3) {
             assert_int_equal(services__cetp_sink_failures(f->cetp, sink_key), w.n);
             assert_int_equal(services__subs_count(f->subs), 2);
@@ -427,7 +412,7 @@ static void evt_max_try_setting_is_honoured(void **state)
     subscribe(f, "m1", port, "CARD", NULL);
     sink_key_for(port);
     publish(f, "CARD/INSERTED", "EGK", NULL);
-    assert_true(pump_until(sink_failed, &w));
+    assert_true(test_pump_until(base, sink_failed, &w));
     assert_int_equal(services__subs_count(f->subs), 0);
 }
 
@@ -445,11 +430,11 @@ static void success_resets_the_failure_count(void **state)
     /* The sink goes away, one delivery fails, then it comes back on the same port. */
     receiver_stop(&r);
     publish(f, "CARD/INSERTED", "EGK", NULL);
-    assert_true(pump_until(sink_failed, &w));
+    assert_true(test_pump_until(base, sink_failed, &w));
     assert_int_equal(services__cetp_sink_failures(f->cetp, sink_key), 1);
     receiver_start_on(&r, NULL, port);
     publish(f, "CARD/INSERTED", "EGK", NULL);
-    assert_true(pump_until(has_frame, &r));
+    assert_true(test_pump_until(base, has_frame, &r));
     pump_a_little();
     assert_int_equal(services__cetp_sink_failures(f->cetp, sink_key), 0);
     receiver_stop(&r);
@@ -547,7 +532,7 @@ static void prune_closes_sinks_without_subscriptions(void **state)
     receiver_start(&r, NULL);
     sub = subscribe(f, "m1", r.port, "CARD", NULL);
     publish(f, "CARD/INSERTED", "EGK", NULL);
-    assert_true(pump_until(has_frame, &r));
+    assert_true(test_pump_until(base, has_frame, &r));
     assert_int_equal(services__cetp_sink_count(f->cetp), 1);
     assert_int_equal(services__subs_remove(f->subs, "m1", sub->id), 0);
     services__cetp_prune(f->cetp);
@@ -567,7 +552,7 @@ static void host_name_sink_is_resolved_without_blocking(void **state)
     snprintf(to, sizeof(to), "cetp://localhost:%u", r.port);
     assert_int_equal(services__subs_add(f->subs, &ctx, to, "CARD", NULL, NULL), 0);
     publish(f, "CARD/INSERTED", "EGK", NULL);
-    assert_true(pump_until(has_frame, &r));
+    assert_true(test_pump_until(base, has_frame, &r));
     doc = receiver_frame(&r);
     assert_doc_text(doc, "Topic", "CARD/INSERTED");
     xmlFreeDoc(doc);
@@ -588,7 +573,7 @@ static void unresolvable_sink_counts_as_failed_delivery(void **state)
     pump_a_little();
     if (services__cetp_sink_failures(f->cetp, sink_key) == 0)
         assert_int_equal(clock_advance(SERVICES_CETP_TIMEOUT_MS), 0);
-    assert_true(pump_until(sink_failed, &w));
+    assert_true(test_pump_until(base, sink_failed, &w));
     assert_int_equal(services__cetp_sink_failures(f->cetp, sink_key), 1);
 }
 
@@ -658,7 +643,7 @@ static void tls_sink_gets_frame_and_the_lan_identity(void **state)
     receiver_start(&r, tls);
     subscribe(f, "m1", r.port, "CARD", NULL);
     publish(f, "CARD/INSERTED", "EGK", NULL);
-    assert_true(pump_until(has_frame, &r));
+    assert_true(test_pump_until(base, has_frame, &r));
     doc = receiver_frame(&r);
     assert_doc_text(doc, "Topic", "CARD/INSERTED");
     assert_true(r.peer_cert);
@@ -691,12 +676,12 @@ static void plain_sink_fails_when_tls_is_mandatory(void **state)
     sink_key_for(r.port);
     publish(f, "CARD/INSERTED", "EGK", NULL);
     /* The connector speaks TLS first; the plain sink never answers its ClientHello. */
-    assert_true(pump_until(client_hello_arrived, &r));
+    assert_true(test_pump_until(base, client_hello_arrived, &r));
     assert_int_equal(evbuffer_copyout(r.data, head, 4), 4);
     assert_int_equal(head[0], 0x16); /* TLS handshake record, not "CETP" in the clear */
     assert_int_equal(services__cetp_sink_failures(f->cetp, sink_key), 0);
     assert_int_equal(clock_advance(SERVICES_CETP_TIMEOUT_MS), 0);
-    assert_true(pump_until(sink_failed, &w));
+    assert_true(test_pump_until(base, sink_failed, &w));
     assert_int_equal(services__cetp_sink_failures(f->cetp, sink_key), 1);
     receiver_stop(&r);
 }

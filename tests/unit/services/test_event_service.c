@@ -36,57 +36,6 @@ static xmlSchemaPtr event_schema; /* NULL when the api-telematik checkout is abs
 
 /* ---- loop, HTTP client, XML ------------------------------------------------------------- */
 
-static bool pump_until(bool (*done)(void *arg), void *arg)
-{
-    int64_t deadline = clock_real_mono_ms() + 10000;
-
-    while (!done(arg)) {
-        struct timeval tv = {0, 20000};
-
-        if (clock_real_mono_ms() > deadline)
-            return false;
-        (void)event_base_loopexit(base, &tv);
-        (void)event_base_loop(base, EVLOOP_ONCE);
-    }
-    return true;
-}
-
-struct answer {
-    bool done;
-    int status;
-    xmlDocPtr doc;
-    xmlNodePtr body; /* the Body's first element */
-};
-
-static void on_http_done(struct evhttp_request *req, void *arg)
-{
-    struct answer *a = arg;
-    struct evbuffer *in;
-    size_t len;
-
-    a->done = true;
-    if (!req)
-        return;
-    a->status = evhttp_request_get_response_code(req);
-    in = evhttp_request_get_input_buffer(req);
-    len = evbuffer_get_length(in);
-    a->doc =
-        xmlReadMemory((const char *)evbuffer_pullup(in, -1), (int)len, NULL, NULL, XML_PARSE_NONET);
-}
-
-static bool answered(void *arg)
-{
-    return ((struct answer *)arg)->done;
-}
-
-static xmlNodePtr first_element(xmlNodePtr n)
-{
-    for (; n; n = n->next)
-        if (n->type == XML_ELEMENT_NODE)
-            return n;
-    return NULL;
-}
-
 /* Posts an EventService request whose body element is op_xml (CCTX/CONN/CARDCMN/EVT bound). */
 static void post(struct answer *a, const char *op_xml)
 {
@@ -95,7 +44,7 @@ static void post(struct answer *a, const char *op_xml)
                                "\" xmlns:CCTX=\"" SOAP_NS_CCTX "\" xmlns:CONN=\"" SOAP_NS_CONN
                                "\" xmlns:CARDCMN=\"" SOAP_NS_CARDCMN "\"><soap:Body>";
     struct evhttp_connection *conn = evhttp_connection_base_new(base, NULL, "127.0.0.1", http_port);
-    struct evhttp_request *req = evhttp_request_new(on_http_done, a);
+    struct evhttp_request *req = evhttp_request_new(test_answer_on_done, a);
     struct evkeyvalq *h;
 
     memset(a, 0, sizeof(*a));
@@ -108,12 +57,12 @@ static void post(struct answer *a, const char *op_xml)
     (void)evbuffer_add_printf(evhttp_request_get_output_buffer(req),
                               "%s%s</soap:Body></soap:Envelope>", head, op_xml);
     assert_int_equal(evhttp_make_request(conn, req, EVHTTP_REQ_POST, "/ws/EventService"), 0);
-    assert_true(pump_until(answered, a));
+    assert_true(test_pump_until(base, test_answered, a));
     evhttp_connection_free(conn);
     assert_non_null(a->doc);
-    a->body = first_element(xmlDocGetRootElement(a->doc)->children); /* Body */
+    a->body = test_first_element(xmlDocGetRootElement(a->doc)->children); /* Body */
     assert_non_null(a->body);
-    a->body = first_element(a->body->children);
+    a->body = test_first_element(a->body->children);
     assert_non_null(a->body);
 }
 
@@ -623,10 +572,10 @@ static void card_inserted_reaches_the_sink_with_all_parameters(void **state)
     id = subscribe(CTX_M1_WS1, to, "CARD");
     /* egk1 sits in slot 3 since the first start: take it out (CARD/REMOVED), put it back. */
     assert_int_equal(cards_remove(P.cards, "ct1", 3), 0);
-    assert_true(pump_until(sink_has_frame, &s));
+    assert_true(test_pump_until(base, sink_has_frame, &s));
     (void)evbuffer_drain(s.data, evbuffer_get_length(s.data));
     assert_int_equal(cards_insert(P.cards, "ct1", 3, "egk1"), 0);
-    assert_true(pump_until(sink_has_frame, &s));
+    assert_true(test_pump_until(base, sink_has_frame, &s));
     assert_int_equal(evbuffer_remove(s.data, &be, 4), 4);
     assert_int_equal(evbuffer_remove(s.data, &be, 4), 4);
     xml = malloc(ntohl(be) + 1);
