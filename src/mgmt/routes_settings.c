@@ -42,7 +42,8 @@ json_t *mgmt__setting_json(struct store *st, const struct setting_def *def)
     o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:s}", "name", def->name, "type",
                   setting_type_to_string(def->type), "value", value, "default", def->default_value,
                   "roles", roles_json(def->roles), "doc", def->doc);
-    if (def->type == SETTING_TYPE_INT || def->type == SETTING_TYPE_STRING) {
+    if (def->type == SETTING_TYPE_INT || def->type == SETTING_TYPE_STRING ||
+        def->type == SETTING_TYPE_URL) {
         json_object_set_new(o, "min", json_integer(def->min));
         json_object_set_new(o, "max", json_integer(def->max));
     }

@@ -486,3 +486,21 @@ void soap__request_done(struct soap__request *req)
         xmlFreeDoc(req->doc);
     *req = (struct soap__request){0};
 }
+
+int soap_document_parse(const void *data, size_t len, xmlDocPtr *ret_doc, xmlNodePtr *ret_body,
+                        char *err, size_t err_size)
+{
+    struct soap__request req = {0};
+    struct soap__refusal why = {0};
+    int r;
+
+    r = soap__envelope_parse(data, len, &req, &why);
+    if (r < 0) {
+        if (err && err_size)
+            (void)snprintf(err, err_size, "%s", why.detail);
+        return r;
+    }
+    *ret_doc = req.doc;
+    *ret_body = req.op;
+    return 0;
+}

@@ -227,4 +227,14 @@ void soap_call_abandon(struct soap_call *call);
 /* Writes an xs:dateTime ("2026-11-29T08:51:17Z") of a wall time into buf (32 bytes). */
 char *soap_datetime(int64_t wall_ms, char *buf, size_t size);
 
+/* ---- SOAP documents from elsewhere (the KSR client) -------------------------------------- */
+
+/* Parses a SOAP 1.1 document that did not come in on the LAN listener (a KSR answer, a KSR
+ * request in konctl's test KSR) with the same safe parser and checks (no DTD, no entities, no
+ * network, UTF-8 only, depth-limited, one body element). On 0, *ret_doc is owned by the caller
+ * (xmlFreeDoc) and *ret_body is its body element. -EBADMSG (detail in err), -E2BIG over
+ * SOAP_DOCUMENT_MAX, -ENOMEM. Thread-safe. */
+int soap_document_parse(const void *data, size_t len, xmlDocPtr *ret_doc, xmlNodePtr *ret_body,
+                        char *err, size_t err_size);
+
 #endif

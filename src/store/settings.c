@@ -105,6 +105,12 @@ static void describe_rule(const struct setting_def *def, char *buf, size_t size)
     case SETTING_TYPE_TIME:
         append(buf, size, &len, "a time of day HH:MM from 00:00 to 23:59");
         break;
+    case SETTING_TYPE_URL:
+        (void)snprintf(buf, size,
+                       "empty or an http:// or https:// URL of %" PRId64 " to %" PRId64
+                       " printable characters without blanks",
+                       def->min, def->max);
+        break;
     case SETTING_TYPE_MAX:
         break;
     }
@@ -201,6 +207,24 @@ static bool check_string(const struct setting_def *def, const char *v, char *nor
     return str_copy(norm, size, v) == 0;
 }
 
+/* URL settings: empty, or http(s)://HOST... of printable ASCII without blanks (curl parses the
+ * rest when it is used). */
+static bool check_url(const struct setting_def *def, const char *v, char *norm, size_t size)
+{
+    size_t n = strlen(v);
+
+    if ((int64_t)n < def->min || (int64_t)n > def->max)
+        return false;
+    if (n > 0 && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] <= ' ' || v[i] > '~')
+            return false;
+    if (n > 0 && v[strncmp(v, "http://", 7) == 0 ? 7 : 8] == '\0')
+        return false;
+    return str_copy(norm, size, v) == 0;
+}
+
 static bool check_time(const char *v, char *norm, size_t size)
 {
     if (strlen(v) != 5 || !is_digit(v[0]) || !is_digit(v[1]) || v[2] != ':' || !is_digit(v[3]) ||
@@ -244,6 +268,9 @@ int setting_validate(const struct setting_def *def, const char *value, char *ret
             break;
         case SETTING_TYPE_TIME:
             ok = check_time(value, norm, sizeof(norm));
+            break;
+        case SETTING_TYPE_URL:
+            ok = check_url(def, value, norm, sizeof(norm));
             break;
         case SETTING_TYPE_MAX:
             break;

@@ -169,6 +169,18 @@ static const struct setting_def settings[] = {
         .doc = "Time of day (connector time, 24 h) at which automatic updates run (A_18390).",
     },
     {
+        /* The KSR's address is learned during VPN setup in the field (TUC_VPN-ZD_0001); the
+         * simulated TI has no such step, so an administrator sets it. */
+        .name = "KSR_URL",
+        .type = SETTING_TYPE_URL,
+        .default_value = "",
+        .min = 0,
+        .max = 255,
+        .roles = ROLES_LOCAL,
+        .doc = "list_Updates endpoint of the KSR; its files are fetched relative to it. Empty: "
+               "no KSR.",
+    },
+    {
         /* TIP1-A_4528: behind NAT the address a client reached is not the one it should use. */
         .name = "MGM_LAN_ADVERTISED_HOST",
         .type = SETTING_TYPE_STRING,
@@ -183,7 +195,7 @@ static const struct setting_def settings[] = {
 
 static const char *const type_names[SETTING_TYPE_MAX] = {
     [SETTING_TYPE_BOOL] = "bool",     [SETTING_TYPE_INT] = "int",   [SETTING_TYPE_ENUM] = "enum",
-    [SETTING_TYPE_STRING] = "string", [SETTING_TYPE_TIME] = "time",
+    [SETTING_TYPE_STRING] = "string", [SETTING_TYPE_TIME] = "time", [SETTING_TYPE_URL] = "url",
 };
 
 const char *setting_type_to_string(enum setting_type type)

@@ -46,6 +46,7 @@ enum setting_type {
     SETTING_TYPE_ENUM,   /* one of choices */
     SETTING_TYPE_STRING, /* min..max characters: a host name label, or a host name or address */
     SETTING_TYPE_TIME,   /* "HH:MM", 24 h */
+    SETTING_TYPE_URL,    /* "" or an http:// or https:// URL of min..max characters */
     SETTING_TYPE_MAX
 };
 

@@ -87,6 +87,7 @@ static void expected_row(const struct setting_def *def, char cells[][256])
                 (size_t)snprintf(cells[3] + len, 256 - len, "%s%s", i ? ", " : "", def->choices[i]);
         break;
     case SETTING_TYPE_STRING:
+    case SETTING_TYPE_URL:
         (void)snprintf(cells[3], 256, "%" PRId64 " to %" PRId64 " characters", def->min, def->max);
         break;
     default:

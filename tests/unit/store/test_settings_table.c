@@ -79,6 +79,7 @@ static void type_names_cover_every_type(void **state)
     assert_string_equal(setting_type_to_string(SETTING_TYPE_ENUM), "enum");
     assert_string_equal(setting_type_to_string(SETTING_TYPE_STRING), "string");
     assert_string_equal(setting_type_to_string(SETTING_TYPE_TIME), "time");
+    assert_string_equal(setting_type_to_string(SETTING_TYPE_URL), "url");
     assert_null(setting_type_to_string(SETTING_TYPE_MAX));
 }
 
