@@ -226,6 +226,7 @@ static struct mgmt_deps deps_of(struct daemon *d)
         .syslog = &d->syslog,
         .cards = &d->cards,
         .soap = &d->soap,
+        .upd = d->upd,
         .data_dir = d->opts.data_dir,
         .boot_time_ms = d->boot_time_ms,
         .boot_mono_ms = d->boot_mono_ms,
@@ -268,7 +269,7 @@ static int write_url(const struct daemon *d, const char *url)
 
 /* The LAN side: the SOAP server with every service registered (connector.sds is complete at
  * the end of bootup, TIP1-A_4533), then its listeners. */
-static int lan_start(struct daemon *d)
+static int lan_start(struct daemon *d, char *http, char *https, size_t size)
 {
     struct soap_deps sd = {.base = d->base,
                            .store = d->store,
@@ -279,7 +280,6 @@ static int lan_start(struct daemon *d)
                            .product_type_version = KONN_PRODUCT_TYPE_VERSION,
                            .firmware_version = KONN_VERSION};
     struct services_deps vd;
-    char http[256] = "", https[256] = "";
     int r;
 
     if (!d->opts.lan_http && !d->opts.lan_https)
@@ -299,8 +299,7 @@ static int lan_start(struct daemon *d)
     r = services_start(&vd, &d->services);
     if (r < 0)
         return log_errno(LOG_LEVEL_FATAL, r, "konnektord: the LAN services cannot start");
-    r = soap_server_listen(d->soap, d->opts.lan_http, d->opts.lan_https, http, sizeof(http), https,
-                           sizeof(https));
+    r = soap_server_listen(d->soap, d->opts.lan_http, d->opts.lan_https, http, size, https, size);
     if (r < 0)
         return log_errno(LOG_LEVEL_FATAL, r, "konnektord: cannot open the LAN listeners");
     if (http[0])
@@ -315,7 +314,7 @@ static void on_complete(struct bootup *b, void *arg)
 {
     struct daemon *d = arg;
     struct mgmt_deps deps;
-    char url[256];
+    char url[256], http[256] = "", https[256] = "";
     int r;
 
     ensure_control(d);
@@ -332,7 +331,7 @@ static void on_complete(struct bootup *b, void *arg)
     d->mgmt = mgmt_server_new(&deps, d->identity);
     if (!d->mgmt || control_routes_add(d->control, d->mgmt) < 0)
         goto fatal;
-    r = lan_start(d);
+    r = lan_start(d, http, https, sizeof(http));
     if (r < 0)
         goto fatal;
     r = mgmt_server_start(d->mgmt, d->opts.mgmt_addr, url, sizeof(url));
@@ -342,6 +341,19 @@ static void on_complete(struct bootup *b, void *arg)
     }
     (void)write_url(d, url);
     led_panel_set_booted(d->leds, true);
+    if (d->upd) {
+        /* Healthy once these accept (docs/update.md); "https://HOST:PORT" -> "HOST:PORT". */
+        const char *addrs[4] = {NULL};
+        size_t n = 0;
+
+        addrs[n++] = strstr(url, "://") ? strstr(url, "://") + 3 : url;
+        if (http[0])
+            addrs[n++] = strstr(http, "://") ? strstr(http, "://") + 3 : http;
+        if (https[0])
+            addrs[n++] = strstr(https, "://") ? strstr(https, "://") + 3 : https;
+        if (upd_health_start(d->upd, addrs) < 0)
+            log_msg(LOG_LEVEL_ERROR, "konnektord: the health check cannot start");
+    }
     printf("konnektord: management at %s/ (certificate %s/identity/mgmt-cert.pem)\n", url,
            d->opts.data_dir);
     printf("konnektord: bootup complete, %zu step(s) failed\n", bootup_failed_steps(b));

@@ -16,6 +16,7 @@
 #include "soap/soap.h"
 #include "state/state.h"
 #include "store/store.h"
+#include "update/update.h"
 
 #define DAEMON_BOOT_FAULTS_MAX 8
 #define DAEMON_SETTINGS_MAX 32
@@ -31,6 +32,8 @@ struct options {
     size_t n_boot_faults;
     const char *settings[DAEMON_SETTINGS_MAX]; /* "NAME=VALUE", applied at bootup */
     size_t n_settings;
+    bool core;                 /* --core: run the core, not the launcher */
+    int64_t health_timeout_ms; /* --health-timeout: the launcher's, 0 for the default */
 };
 
 /* Parses argv. Returns 0 to run, 1 when --help or --version was answered, -EINVAL on a usage
@@ -54,6 +57,8 @@ struct daemon {
     int cards_prepare_result;
     struct soap_server *soap;
     struct services *services;
+    struct upd *upd;     /* the updater: slots, health, install (NULL if it could not start) */
+    struct upd_ksr *ksr; /* the KSR client and update policy (NULL until bootup completed) */
     struct clock_timer *retention_timer, *reopen_timer;
     int64_t reopen_ms;
     uint64_t seclog_overflows_seen, syslog_overflows_seen;

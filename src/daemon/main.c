@@ -26,6 +26,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(d->base, NULL);
 }
 
+/* The updater switched the slot: a clean shutdown, then the launcher starts the new core. */
+static void on_update_restart(void *arg)
+{
+    struct daemon *d = arg;
+
+    log_msg(LOG_LEVEL_INFO, "konnektord: restarting for the firmware update");
+    d->exit_code = UPD_EXIT_RESTART;
+    event_base_loopexit(d->base, NULL);
+}
+
 static void on_conditions_changed(void *arg)
 {
     struct daemon *d = arg;
@@ -63,6 +73,20 @@ static int create_objects(struct daemon *d)
         goto out;
     ec_state_on_change(d->ecs, on_conditions_changed, d);
     r = led_panel_start(d->leds, d->base);
+    if (r == 0) {
+        struct upd_deps ud = {.base = d->base,
+                              .workers = d->workers,
+                              .bus = d->bus,
+                              .ecs = d->ecs,
+                              .seclog = &d->seclog,
+                              .data_dir = d->opts.data_dir,
+                              .restart = on_update_restart,
+                              .restart_arg = d};
+
+        /* Without an updater the connector still runs; it just cannot update. */
+        if (upd_new(&ud, &d->upd) < 0)
+            log_msg(LOG_LEVEL_ERROR, "konnektord: the updater cannot start, updates disabled");
+    }
 out:
     free(url_file);
     free(leds_file);
@@ -75,6 +99,8 @@ static void destroy_objects(struct daemon *d)
     /* First the pool: its pending completions answer requests and finish boot steps, so
      * everything they touch must still exist. */
     d->workers = worker_pool_free(d->workers);
+    d->ksr = upd_ksr_free(d->ksr);
+    d->upd = upd_free(d->upd);
     d->services = services_stop(d->services);
     d->soap = soap_server_free(d->soap);
     d->mgmt = mgmt_server_free(d->mgmt);
@@ -100,6 +126,15 @@ int main(int argc, char **argv)
     r = options_parse(argc, argv, &d.opts);
     if (r != 0)
         return r > 0 ? 0 : 2;
+    if (!d.opts.core) {
+        /* The launcher (docs/update.md): runs the core of the active slot with --core. */
+        struct upd_launcher_opts lo = {.data_dir = d.opts.data_dir,
+                                       .health_timeout_ms = d.opts.health_timeout_ms,
+                                       .argc = argc,
+                                       .argv = argv};
+
+        return upd_launcher_run(&lo);
+    }
     clock_init(d.opts.clock);
     d.boot_time_ms = clock_now_ms();
     d.boot_mono_ms = clock_mono_ms();

@@ -28,6 +28,12 @@ static void usage(FILE *out)
                  "                         --setting SECLOG_CAPACITY_MB=16\n"
                  "  --boot-fault STEP:KIND make a bootup step misbehave, for tests; KIND is fail,\n"
                  "                         hang or delay=MS (repeatable)\n"
+                 "  --core                 run the connector's core directly; without it\n"
+                 "                         konnektord is the launcher that runs the core of\n"
+                 "                         the active firmware slot DIR/fw/slot-a|b and falls\n"
+                 "                         back to the other slot (docs/update.md)\n"
+                 "  --health-timeout S     launcher: seconds a new firmware has to become\n"
+                 "                         healthy (default 30)\n"
                  "  --help                 show this help\n"
                  "  --version              show the version\n"
                  "\n"
@@ -46,6 +52,8 @@ int options_parse(int argc, char **argv, struct options *ret_opts)
         {"lan-http", required_argument, NULL, 'l'},
         {"lan-https", required_argument, NULL, 'L'},
         {"world-template", required_argument, NULL, 'w'},
+        {"core", no_argument, NULL, 'C'},
+        {"health-timeout", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -104,6 +112,20 @@ int options_parse(int argc, char **argv, struct options *ret_opts)
             }
             o.settings[o.n_settings++] = optarg;
             break;
+        case 'C':
+            o.core = true;
+            break;
+        case 'H': {
+            int64_t sec = 0;
+
+            if (str_to_int64(optarg, &sec) < 0 || sec < 1 || sec > 3600) {
+                fprintf(stderr, "konnektord: --health-timeout needs 1..3600 seconds, got '%s'\n",
+                        optarg);
+                return -EINVAL;
+            }
+            o.health_timeout_ms = sec * 1000;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 1;

@@ -26,6 +26,7 @@ struct cards;
 struct event_base;
 struct seclog;
 struct soap_server;
+struct upd;
 struct worker_pool;
 
 /* ---- identity --------------------------------------------------------------------------- */
@@ -76,6 +77,7 @@ struct mgmt_deps {
     /* The LAN interface (client certificates, Basic users); NULL or *soap NULL while no LAN
      * listener is configured. */
     struct soap_server **soap;
+    struct upd *upd; /* the updater (slots, install, history); NULL when it could not start */
     const char *data_dir;
     int64_t boot_time_ms; /* wall time the process started */
     int64_t boot_mono_ms; /* clock_mono_ms() when the process started */
@@ -98,6 +100,11 @@ struct mgmt_server *mgmt_server_free(struct mgmt_server *srv);
  * built-in /api/v1 routes itself. */
 int mgmt_server_route(struct mgmt_server *srv, enum mgmt_method method, const char *pattern,
                       unsigned roles, enum gate_op gate, mgmt_handler_fn fn, void *arg);
+
+/* Adds a route whose body is not JSON but bytes (up to 64 MiB) that the handler takes with
+ * mgmt_request_body_take(), e.g. an uploaded firmware bundle. */
+int mgmt_server_route_raw(struct mgmt_server *srv, enum mgmt_method method, const char *pattern,
+                          unsigned roles, enum gate_op gate, mgmt_handler_fn fn, void *arg);
 
 /* Binds "ADDR:PORT" (port 0 for any) and starts serving. ret_url receives
  * "https://ADDR:PORT" with the bound port. */
@@ -136,6 +143,10 @@ void mgmt_reply_stream_start(struct mgmt_request *req, const char *content_type)
 int mgmt_reply_stream_chunk(struct mgmt_request *req, const void *data, size_t len,
                             void (*more)(struct mgmt_request *req, void *arg), void *arg);
 void mgmt_reply_stream_end(struct mgmt_request *req);
+
+/* Moves the raw body of a request (mgmt_server_route_raw) into a heap buffer the caller frees.
+ * -EPIPE when the client has gone, -ENOMEM. */
+int mgmt_request_body_take(struct mgmt_request *req, void **ret_data, size_t *ret_len);
 
 /* Reads a required string member of the body; replies 400 and returns NULL if missing. */
 const char *mgmt_body_string(struct mgmt_request *req, const char *key);

@@ -79,6 +79,7 @@ int mgmt__routes_users_add(struct mgmt_server *srv);
 int mgmt__routes_log_add(struct mgmt_server *srv);
 int mgmt__routes_infomodel_add(struct mgmt_server *srv);
 int mgmt__routes_clients_add(struct mgmt_server *srv);
+int mgmt__routes_update_add(struct mgmt_server *srv);
 
 /* Publishes MGM/ADMINCHANGES (TIP1-A_5005) and logs it; new_value is never a password. */
 void mgmt__admin_change(const struct mgmt_deps *d, const char *user, const char *ref_id,

@@ -33,10 +33,14 @@
 
 /* A settings or user body is a few hundred bytes; 64 KiB leaves room and caps abuse. */
 #define MGMT_BODY_MAX (64 * 1024)
+/* An uploaded firmware bundle (POST /api/v1/update/install-file): evhttp reads a body before
+ * the route is known, so this is its cap for every request; bodies of other routes above
+ * MGMT_BODY_MAX are refused with 413 before they are parsed. */
+#define MGMT_UPLOAD_MAX (64 * 1024 * 1024)
 #define MGMT_HEADERS_MAX (16 * 1024)
 /* An idle or stuck client is dropped after this many seconds. */
 #define MGMT_TIMEOUT_S 30
-#define ROUTES_MAX 64
+#define ROUTES_MAX 128
 #define ROUTE_ARGS_MAX 4
 
 struct route {
@@ -46,6 +50,7 @@ struct route {
     enum gate_op gate;
     mgmt_handler_fn fn;
     void *arg;
+    bool raw; /* the body is bytes for the handler (mgmt_request_body_take), not JSON */
 };
 
 struct mgmt_server {
@@ -113,6 +118,8 @@ static const char *reason_of(int status)
         return "OK";
     case 201:
         return "Created";
+    case 202:
+        return "Accepted";
     case 400:
         return "Bad Request";
     case 401:
@@ -125,6 +132,10 @@ static const char *reason_of(int status)
         return "Method Not Allowed";
     case 409:
         return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 422:
+        return "Unprocessable Entity";
     case 503:
         return "Service Unavailable";
     default:
@@ -363,6 +374,35 @@ int mgmt_server_route(struct mgmt_server *srv, enum mgmt_method method, const ch
     return 0;
 }
 
+int mgmt_server_route_raw(struct mgmt_server *srv, enum mgmt_method method, const char *pattern,
+                          unsigned roles, enum gate_op gate, mgmt_handler_fn fn, void *arg)
+{
+    int r = mgmt_server_route(srv, method, pattern, roles, gate, fn, arg);
+
+    if (r == 0)
+        srv->routes[srv->n_routes - 1].raw = true;
+    return r;
+}
+
+int mgmt_request_body_take(struct mgmt_request *req, void **ret_data, size_t *ret_len)
+{
+    struct evbuffer *in = req->evreq ? evhttp_request_get_input_buffer(req->evreq) : NULL;
+    size_t len = in ? evbuffer_get_length(in) : 0;
+    void *data = malloc(len ? len : 1);
+
+    if (!in || !data) {
+        free(data);
+        return in ? -ENOMEM : -EPIPE;
+    }
+    if (evbuffer_remove(in, data, len) != (int)len) {
+        free(data);
+        return -EIO;
+    }
+    *ret_data = data;
+    *ret_len = len;
+    return 0;
+}
+
 int mgmt__routes_add(struct mgmt_server *srv, const struct mgmt__route_def *defs, size_t n,
                      void *arg)
 {
@@ -581,7 +621,12 @@ static void on_request(struct evhttp_request *evreq, void *arg)
     TAILQ_INIT(&req->query);
     if (query && evhttp_parse_query_str(query, &req->query) == 0)
         req->has_query = true;
-    req->body = parse_body(evreq, err, sizeof(err));
+    if (!rt->raw && evbuffer_get_length(evhttp_request_get_input_buffer(evreq)) > MGMT_BODY_MAX) {
+        mgmt_reply_error(req, 413, "too_large", "the body exceeds %d bytes", MGMT_BODY_MAX);
+        return;
+    }
+    if (!rt->raw)
+        req->body = parse_body(evreq, err, sizeof(err));
     if (err[0]) {
         mgmt_reply_error(req, 400, "bad_request", "%s", err);
         return;
@@ -672,14 +717,15 @@ struct mgmt_server *mgmt_server_new(const struct mgmt_deps *deps, struct mgmt_id
     srv->http = evhttp_new(deps->base);
     if (!srv->auth || !srv->ssl_ctx || !srv->http)
         return mgmt_server_free(srv);
-    evhttp_set_max_body_size(srv->http, MGMT_BODY_MAX);
+    evhttp_set_max_body_size(srv->http, MGMT_UPLOAD_MAX);
     evhttp_set_max_headers_size(srv->http, MGMT_HEADERS_MAX);
     evhttp_set_timeout(srv->http, MGMT_TIMEOUT_S);
     evhttp_set_bevcb(srv->http, on_new_connection, srv->ssl_ctx);
     evhttp_set_gencb(srv->http, on_request, srv);
     if (mgmt__routes_status_add(srv) < 0 || mgmt__routes_settings_add(srv) < 0 ||
         mgmt__routes_users_add(srv) < 0 || mgmt__routes_log_add(srv) < 0 ||
-        mgmt__routes_infomodel_add(srv) < 0 || mgmt__routes_clients_add(srv) < 0)
+        mgmt__routes_infomodel_add(srv) < 0 || mgmt__routes_clients_add(srv) < 0 ||
+        mgmt__routes_update_add(srv) < 0)
         return mgmt_server_free(srv);
     return srv;
 }

@@ -93,7 +93,7 @@ class ApiError(Exception):
 class Connector:
     """One running konnektord."""
 
-    def __init__(self, data_dir, port, extra_args=(), clock="virtual"):
+    def __init__(self, data_dir, port, extra_args=(), clock="virtual", launcher=False):
         self.data_dir = data_dir
         self.port = port
         self.url = f"https://127.0.0.1:{port}"
@@ -105,8 +105,10 @@ class Connector:
         stale = os.path.join(data_dir, "run", "mgmt.url")
         if os.path.exists(stale):
             os.unlink(stale)
+        # --core: the tests talk to the core itself and kill or inspect its pid; only the
+        # update tests start the launcher (launcher=True, docs/update.md).
         self.proc = subprocess.Popen(
-            [KONNEKTORD, "--data", data_dir, "--mgmt", f"127.0.0.1:{port}",
+            [KONNEKTORD, *(() if launcher else ("--core",)), "--data", data_dir, "--mgmt", f"127.0.0.1:{port}",
              "--clock", clock, *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.password = None
@@ -261,10 +263,11 @@ def start_connector(data_dir):
     and fails the test on a non-zero exit or a sanitizer report."""
     started = []
 
-    def start(extra_args=(), wait=True, clock="virtual", port=None, data=None, fresh_world=False):
+    def start(extra_args=(), wait=True, clock="virtual", port=None, data=None, fresh_world=False,
+              launcher=False):
         if not fresh_world:
             extra_args = ("--world-template", world_template(), *extra_args)
-        c = Connector(data or data_dir, port or free_port(), extra_args, clock)
+        c = Connector(data or data_dir, port or free_port(), extra_args, clock, launcher)
         started.append(c)
         if wait:
             c.wait_ready()

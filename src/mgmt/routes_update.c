@@ -1,0 +1,212 @@
+/* routes_update: the firmware slots, the update history and installing an uploaded bundle
+ * (docs/management-api.md, "Update"; the updater is src/update/).
+ *
+ *   GET  /api/v1/update/slots         active slot, each slot's firmware, tries, good, fallback
+ *   GET  /api/v1/update/history       DATA/fw/history.jsonl as an array, newest last
+ *   POST /api/v1/update/install-file  body: the bundle's bytes; 202 when installed (the
+ *                                     connector restarts), 422 with the gematik code when
+ *                                     refused (4183, 4184, 4185), 409 when one runs
+ *
+ * Invariants:
+ *  1. The gate row is GATE_OP_MGMT_UPDATE, which no critical state refuses (TAB_KON_504-01).
+ *  2. The upload is written to DATA/fw/download/ on the worker pool, never on the loop, and
+ *     removed after the install (the slot keeps what it needs). */
+#include "mgmt/mgmt_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "update/update.h"
+
+#define HISTORY_MAX 1000 /* entries a reply carries at most, the newest */
+#define LOCAL (STORE_ROLE_BIT(STORE_ROLE_LOCAL_ADMIN) | STORE_ROLE_BIT(STORE_ROLE_SUPER_ADMIN))
+
+static struct upd *upd_of(struct mgmt_request *req)
+{
+    struct upd *u = mgmt_request_deps(req)->upd;
+
+    if (!u)
+        mgmt_reply_error(req, 503, "unavailable", "the updater is not running");
+    return u;
+}
+
+static void reply_text_json(struct mgmt_request *req, int status, const char *text)
+{
+    json_t *body = json_loads(text, 0, NULL);
+
+    if (!body) {
+        mgmt_reply_error(req, 500, "internal", "the updater's answer is not JSON");
+        return;
+    }
+    mgmt_reply_json(req, status, body);
+}
+
+static void get_slots(struct mgmt_request *req, void *arg)
+{
+    struct upd *u = upd_of(req);
+    char *text = NULL;
+
+    if (!u)
+        return;
+    if (upd_slots_format(u, &text) < 0) {
+        mgmt_reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    reply_text_json(req, 200, text);
+    free(text);
+}
+
+static void get_history(struct mgmt_request *req, void *arg)
+{
+    const struct mgmt_deps *d = mgmt_request_deps(req);
+    char *text = NULL;
+    int r = upd_history_read(d->data_dir, HISTORY_MAX, &text);
+
+    if (r < 0) {
+        mgmt_reply_error(req, 500, "internal", "the update history cannot be read");
+        return;
+    }
+    reply_text_json(req, 200, text);
+    free(text);
+}
+
+struct upload {
+    struct mgmt_request *req; /* NULL while on the worker is not possible: offload keeps it */
+    void *data;
+    size_t len;
+    char *dir; /* DATA/fw/download */
+    char *path;
+    int result;
+    char user[STORE_USER_NAME_MAX + 1];
+};
+
+static void upload_free(struct upload *up)
+{
+    if (up->path)
+        (void)unlink(up->path);
+    free(up->path);
+    free(up->dir);
+    free(up->data);
+    free(up);
+}
+
+/* Worker: the bytes to DATA/fw/download/upload-<pid>.kbundle, fsynced (invariant 2). */
+static void upload_write(void *arg)
+{
+    struct upload *up = arg;
+    unsigned char id[8];
+    char hex[17];
+    int fd;
+
+    up->result = fs_mkdir_p(up->dir, 0700);
+    if (up->result == 0)
+        up->result = rand_bytes(id, sizeof(id));
+    if (up->result < 0)
+        return;
+    hex_encode(id, sizeof(id), hex);
+    if (asprintf(&up->path, "%s/upload-%s.kbundle", up->dir, hex) < 0) {
+        up->path = NULL;
+        up->result = -ENOMEM;
+        return;
+    }
+    fd = io_open(up->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        up->result = fd;
+        return;
+    }
+    up->result = io_pwrite_all(fd, up->data, up->len, 0);
+    if (up->result == 0)
+        up->result = io_fsync(fd);
+    (void)io_close(fd);
+    free(up->data);
+    up->data = NULL;
+}
+
+static void install_done(int code, const char *message, void *arg)
+{
+    struct upload *up = arg;
+    json_t *body;
+
+    if (code == 0) {
+        body = json_pack("{s:s,s:s}", "status", "installed", "message", message);
+        mgmt__admin_change(mgmt_request_deps(up->req), up->user, "FIRMWARE_INSTALL", message);
+        mgmt_reply_json(up->req, 202, body);
+    } else {
+        body = json_pack("{s:{s:i,s:s,s:s,s:i}}", "error", "status", 422, "code",
+                         code == 4185   ? "firmware_group"
+                         : code == 4183 ? "integrity"
+                                        : "refused",
+                         "message", message, "gematik_code", code);
+        mgmt_reply_json(up->req, 422, body);
+    }
+    upload_free(up);
+}
+
+static void upload_written(struct mgmt_request *req, void *arg)
+{
+    struct upload *up = arg;
+    struct upd *u = mgmt_request_deps(req)->upd;
+    int r = up->result;
+
+    if (r == 0)
+        r = upd_install_start(u, up->path, install_done, up);
+    if (r == 0)
+        return;
+    if (r == -EBUSY)
+        mgmt_reply_error(req, 409, "busy", "an install is already running");
+    else
+        mgmt_reply_error(req, 500, "internal", "the bundle cannot be stored: %s", strerror(-r));
+    upload_free(up);
+}
+
+static void post_install_file(struct mgmt_request *req, void *arg)
+{
+    struct upd *u = upd_of(req);
+    struct upload *up;
+
+    if (!u)
+        return;
+    if (upd_install_is_running(u)) {
+        mgmt_reply_error(req, 409, "busy", "an install is already running");
+        return;
+    }
+    up = calloc(1, sizeof(*up));
+    if (!up || mgmt_request_body_take(req, &up->data, &up->len) < 0) {
+        free(up);
+        mgmt_reply_error(req, 503, "busy", "out of memory");
+        return;
+    }
+    if (up->len == 0) {
+        upload_free(up);
+        mgmt_reply_error(req, 400, "bad_request", "the body must be the bundle's bytes");
+        return;
+    }
+    up->req = req;
+    if (asprintf(&up->dir, "%s/fw/download", mgmt_request_deps(req)->data_dir) < 0) {
+        up->dir = NULL;
+        upload_free(up);
+        mgmt_reply_error(req, 503, "busy", "out of memory");
+        return;
+    }
+    (void)str_copy(up->user, sizeof(up->user), mgmt_request_user(req));
+    if (mgmt_request_offload(req, upload_write, upload_written, up) < 0)
+        upload_free(up);
+}
+
+int mgmt__routes_update_add(struct mgmt_server *srv)
+{
+    static const struct mgmt__route_def routes[] = {
+        {MGMT_GET, "/api/v1/update/slots", STORE_ROLES_ALL, GATE_OP_MGMT_LOG_VIEW, get_slots},
+        {MGMT_GET, "/api/v1/update/history", STORE_ROLES_ALL, GATE_OP_MGMT_LOG_VIEW, get_history},
+    };
+    int r = mgmt__routes_add(srv, routes, ARRAY_SIZE(routes), NULL);
+
+    if (r == 0)
+        r = mgmt_server_route_raw(srv, MGMT_POST, "/api/v1/update/install-file", LOCAL,
+                                  GATE_OP_MGMT_UPDATE, post_install_file, NULL);
+    return r;
+}
