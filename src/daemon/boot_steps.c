@@ -15,6 +15,7 @@
  * Only when all have finished does the management listener open (TIP1-A_4507), followed by
  * BOOTUP/BOOTUP_COMPLETE. */
 #include "daemon/daemon.h"
+#include "bundle/bundle.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -267,6 +268,23 @@ static int write_url(const struct daemon *d, const char *url)
     return r;
 }
 
+/* The KSR client and update policy (docs/update-ksr.md) with its management routes. Without
+ * it the connector runs on; it only cannot fetch updates. */
+static void ksr_start(struct daemon *d)
+{
+    struct upd_ksr_deps kd = {.base = d->base,
+                              .store = d->store,
+                              .bus = d->bus,
+                              .ecs = d->ecs,
+                              .upd = d->upd,
+                              .data_dir = d->opts.data_dir};
+
+    if (d->ksr || !d->store)
+        return;
+    if (upd_ksr_new(&kd, &d->ksr) < 0 || upd_ksr_routes_add(d->ksr, d->mgmt) < 0)
+        log_msg(LOG_LEVEL_ERROR, "konnektord: the KSR client cannot start, no KSR updates");
+}
+
 /* The LAN side: the SOAP server with every service registered (connector.sds is complete at
  * the end of bootup, TIP1-A_4533), then its listeners. */
 static int lan_start(struct daemon *d, char *http, char *https, size_t size)
@@ -279,11 +297,17 @@ static int lan_start(struct daemon *d, char *http, char *https, size_t size)
                            .data_dir = d->opts.data_dir,
                            .product_type_version = KONN_PRODUCT_TYPE_VERSION,
                            .firmware_version = KONN_VERSION};
+    const struct bundle_manifest *running = d->upd ? upd_slot_manifest(d->upd) : NULL;
     struct services_deps vd;
     int r;
 
     if (!d->opts.lan_http && !d->opts.lan_https)
         return 0;
+    /* connector.sds shows the running firmware's product type version (issue #6 item 5). */
+    if (running) {
+        sd.product_type_version = running->product_type_version;
+        sd.firmware_version = running->fw_version;
+    }
     d->soap = soap_server_new(&sd);
     if (!d->soap)
         return -ENOMEM;
@@ -331,6 +355,7 @@ static void on_complete(struct bootup *b, void *arg)
     d->mgmt = mgmt_server_new(&deps, d->identity);
     if (!d->mgmt || control_routes_add(d->control, d->mgmt) < 0)
         goto fatal;
+    ksr_start(d);
     r = lan_start(d, http, https, sizeof(http));
     if (r < 0)
         goto fatal;
@@ -339,6 +364,10 @@ static void on_complete(struct bootup *b, void *arg)
         log_errno(LOG_LEVEL_FATAL, r, "konnektord: cannot listen on '%s'", d->opts.mgmt_addr);
         goto fatal;
     }
+    /* The hidden button (TIP1-A_4820), before the URL tells clients we are up; without it
+     * the API's reset still works. */
+    if (mgmt_server_button_start(d->mgmt) < 0)
+        log_msg(LOG_LEVEL_ERROR, "konnektord: the hidden reset button is not available");
     (void)write_url(d, url);
     led_panel_set_booted(d->leds, true);
     if (d->upd) {

@@ -57,7 +57,8 @@ struct daemon {
     int cards_prepare_result;
     struct soap_server *soap;
     struct services *services;
-    struct upd *upd; /* the updater: slots, health, install (NULL if it could not start) */
+    struct upd *upd;     /* the updater: slots, health, install (NULL if it could not start) */
+    struct upd_ksr *ksr; /* the KSR client and update policy (NULL until bootup completed) */
     struct clock_timer *retention_timer, *reopen_timer;
     int64_t reopen_ms;
     uint64_t seclog_overflows_seen, syslog_overflows_seen;

@@ -99,6 +99,7 @@ static void destroy_objects(struct daemon *d)
     /* First the pool: its pending completions answer requests and finish boot steps, so
      * everything they touch must still exist. */
     d->workers = worker_pool_free(d->workers);
+    d->ksr = upd_ksr_free(d->ksr);
     d->upd = upd_free(d->upd);
     d->services = services_stop(d->services);
     d->soap = soap_server_free(d->soap);

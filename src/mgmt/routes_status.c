@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bundle/bundle.h"
+#include "update/update.h"
+
 #define PRODUCT_VENDOR "konnektord project"
 #define PRODUCT_NAME "konnektord"
 #define PRODUCT_HARDWARE "virtual"
@@ -66,20 +69,34 @@ static json_t *clock_json(void)
                      "offset_ms", (json_int_t)clock_offset_ms());
 }
 
+/* The running firmware's features (the Fachmodule it offers, issue #6 item 5). */
+static json_t *features_json(const struct bundle_manifest *m)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; m && i < m->n_features; i++)
+        json_array_append_new(list, json_string(m->features[i]));
+    return list;
+}
+
 static void get_status(struct mgmt_request *req, void *arg)
 {
     const struct mgmt_deps *d = arg;
+    const struct bundle_manifest *m = d->upd ? upd_slot_manifest(d->upd) : NULL;
     const char *hostname = "";
 
     (void)store_setting_get(d->store, "MGM_KONN_HOSTNAME", &hostname);
     mgmt_reply_json(req, 200,
-                    json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:s,s:o,s:I,s:b,s:o,s:o,s:s,s:o}",
+                    json_pack("{s:{s:s,s:s,s:s,s:s,s:s,s:s,s:o},s:s,s:o,s:I,s:b,s:o,s:o,s:s,s:o}",
                               "product", "vendor", PRODUCT_VENDOR, "name", PRODUCT_NAME, "version",
-                              KONN_VERSION, "firmware", KONN_VERSION, "hardware", PRODUCT_HARDWARE,
-                              "hostname", hostname, "boot_time", mgmt__time_json(d->boot_time_ms),
-                              "uptime_s", (json_int_t)((clock_mono_ms() - d->boot_mono_ms) / 1000),
-                              "booted", 1, "clock", clock_json(), "leds", mgmt__leds_json(d->leds),
-                              "vpn", vpn_state_to_string(led_panel_get_vpn(d->leds)), "conditions",
+                              KONN_VERSION, "firmware", m ? m->fw_version : KONN_VERSION,
+                              "hardware", PRODUCT_HARDWARE, "product_type_version",
+                              m ? m->product_type_version : KONN_PRODUCT_TYPE_VERSION, "features",
+                              features_json(m), "hostname", hostname, "boot_time",
+                              mgmt__time_json(d->boot_time_ms), "uptime_s",
+                              (json_int_t)((clock_mono_ms() - d->boot_mono_ms) / 1000), "booted", 1,
+                              "clock", clock_json(), "leds", mgmt__leds_json(d->leds), "vpn",
+                              vpn_state_to_string(led_panel_get_vpn(d->leds)), "conditions",
                               conditions_json(d->ecs)));
 }
 

@@ -212,4 +212,137 @@ typedef void (*upd_install_done_fn)(int code, const char *message, void *arg);
  * printable. -EBUSY when an install runs, -ENOMEM. Allowed in every critical state. */
 int upd_install_start(struct upd *u, const char *bundle_path, upd_install_done_fn done, void *arg);
 
+/* ==== KSR client, update policy, features (ksr_*.c, policy.c, features.c) ================ */
+/* The connector's side of the KSR (Konfigurations- und Software-Repository, TUC_KON_280..286,
+ * docs/update-ksr.md): list_Updates over SOAP/HTTP(S) against the KSR_URL setting, downloads
+ * with HTTP Range into DATA/fw/download/, the conditions and events of what the KSR offers,
+ * the daily check and the automatic-update policy on the connector's clock, the pause switch,
+ * and the Fachmodule a firmware's features enable. Install itself is upd_install_start(). */
+
+#define UPD_KSR_NS "http://ws.gematik.de/ksr/v1.1"
+#define UPD_KSR_SOAP_ACTION "http://ws.gematik.de/ksr/v1.1#ListUpdates"
+/* Limits of Konfigurationsdienst.xsd (counts, characters) and of what the client reads. */
+#define UPD_KSR_UPDATES_MAX 999
+#define UPD_KSR_FILES_MAX 999
+#define UPD_KSR_NOTES_MAX 2048         /* ReleaseNotesType */
+#define UPD_KSR_NAME_MAX 64            /* ProductName kept (ProductInformation allows 256) */
+#define UPD_KSR_ID_MAX 64              /* UpdateID kept */
+#define UPD_KSR_FILE_NAME_MAX 128      /* a Filename: one safe path component */
+#define UPD_KSR_RESPONSE_MAX (4 << 20) /* 4 MiB: 999 updates with full notes fit */
+
+/* The product a list_Updates asks for (listUpdatesRequest). */
+struct upd_ksr_identity {
+    char product_vendor_id[6];
+    char product_code[9];
+    char hw_version[UPD_VERSION_MAX];
+    char fw_version[UPD_VERSION_MAX];
+};
+
+struct upd_ksr_file {
+    char *name;    /* Filename: [A-Za-z0-9._-], 1..128, not starting with '.' */
+    uint64_t size; /* FileSize, bytes */
+    char *notes;   /* Notes, 0..256 characters */
+};
+
+/* One UpdateInformation of a listUpdatesResponse. */
+struct upd_ksr_update {
+    char update_id[UPD_KSR_ID_MAX + 1];
+    char product_vendor_id[6];
+    char product_code[9];
+    char hw_version[UPD_VERSION_MAX];
+    char product_name[UPD_KSR_NAME_MAX + 1];
+    char creation_date[11]; /* YYYY-MM-DD */
+    char start_date[11];    /* "" when absent */
+    char deadline[11];      /* "" when absent */
+    char fw_version[UPD_VERSION_MAX];
+    bool critical; /* FWPriority "Kritisch" */
+    char *release_notes;
+    struct upd_ksr_file *files; /* Firmwarefiles: the bundle (the first ending in .kbundle) */
+    size_t n_files;
+    struct upd_ksr_file *docs; /* Documentationfiles: a firmware group document may be here */
+    size_t n_docs;
+};
+
+struct upd_ksr_list {
+    char *group_release_notes; /* NULL when absent */
+    struct upd_ksr_update *updates;
+    size_t n_updates;
+};
+
+/* Is s a version N.N.N with 1..3 digits each (PI:FWVersion)? */
+bool upd_version_is_valid(const char *s);
+/* <0, 0, >0 as a is older, equal, newer than b (both valid versions). */
+int upd_version_compare(const char *a, const char *b);
+/* Is name one safe file name component (Filename as the client stores it)? */
+bool upd_file_name_is_safe(const char *name);
+
+/* list_Updates bytes (ksr_xml.c; thread-safe, no state). Parsers go through soap's safe
+ * parser, refuse anything outside the XSD's shape (-EBADMSG, the element at fault in err),
+ * and -EPROTO for a SOAP fault (its faultstring in err). */
+int upd_ksr_request_format(const struct upd_ksr_identity *id, char **ret_xml, size_t *ret_len);
+int upd_ksr_request_parse(const void *xml, size_t len, struct upd_ksr_identity *ret_id, char *err,
+                          size_t err_size);
+int upd_ksr_response_format(const struct upd_ksr_list *list, char **ret_xml, size_t *ret_len);
+int upd_ksr_response_parse(const void *xml, size_t len, struct upd_ksr_list **ret_list, char *err,
+                           size_t err_size);
+struct upd_ksr_list *upd_ksr_list_free(struct upd_ksr_list *list);
+
+/* ---- policy (policy.c): pure functions of the connector's clock, and the pause switch ---- */
+
+/* A time-of-day slot counts as due this long after its time (ms); later it was missed. */
+#define UPD_POLICY_SLOT_GRACE_MS (60 * 1000)
+
+/* "HH:MM" (00:00..23:59) into minutes since midnight. -EINVAL. */
+int upd_policy_time_parse(const char *hhmm, int *ret_minute);
+/* The first wall time strictly after now_ms whose UTC time of day is minute_of_day. */
+int64_t upd_policy_next_slot(int64_t now_ms, int minute_of_day);
+/* A slot timer for slot_ms fired at now_ms: is it on time (true), or was the slot missed
+ * (the clock jumped past it, A_18391: not caught up)? */
+bool upd_policy_slot_is_due(int64_t slot_ms, int64_t now_ms);
+/* Is the Deadline "YYYY-MM-DD" (00:00 UTC) at or before now_ms (TIP1-A_6025)? "" never. */
+bool upd_policy_deadline_passed(const char *deadline, int64_t now_ms);
+/* The persisted pause switch (DATA/fw/paused): while set, nothing installs, neither manual
+ * nor automatic. */
+bool upd_paused_get(const char *data_dir);
+int upd_paused_set(const char *data_dir, bool paused);
+
+/* ---- the KSR client (ksr_client.c, ksr_fetch.c, ksr_routes.c) --------------------------- */
+
+struct mgmt_server;
+struct store;
+struct upd_ksr;
+
+struct upd_ksr_deps {
+    struct event_base *base;
+    struct store *store; /* KSR_URL, MGM_LU_ONLINE, MGM_KSR_* */
+    struct evt_bus *bus;
+    struct ec_state *ecs;
+    struct upd *upd; /* the installer and the running manifest; NULL: nothing installs */
+    const char *data_dir;
+};
+
+/* Reads the last answer of the KSR (DATA/fw/ksr/list.xml) and evaluates the conditions for
+ * it, then starts the daily check and the automatic-update slot on the connector's clock.
+ * Owns a worker thread for the network. */
+int upd_ksr_new(const struct upd_ksr_deps *deps, struct upd_ksr **ret_ksr);
+/* Stops the timers, aborts a running transfer (its .part file stays for a resume). */
+struct upd_ksr *upd_ksr_free(struct upd_ksr *k);
+
+/* code: 0 done, else a negative errno (-EBUSY, -ENOENT, -EHOSTUNREACH, ...) or a gematik code
+ * of the install (4183, 4184, 4185); message printable. */
+typedef void (*upd_ksr_done_fn)(int code, const char *message, void *arg);
+/* Each returns 0 and calls done exactly once on the loop later, or a negative errno with
+ * nothing called: -EBUSY (something else runs), -ENOENT (no KSR_URL, nothing to download or
+ * no such downloaded version), -EPERM (paused: installs only), -ENETDOWN (MGM_LU_ONLINE off). */
+int upd_ksr_check(struct upd_ksr *k, upd_ksr_done_fn done, void *arg);
+int upd_ksr_download(struct upd_ksr *k, upd_ksr_done_fn done, void *arg);
+int upd_ksr_install(struct upd_ksr *k, const char *version, upd_ksr_done_fn done, void *arg);
+int upd_ksr_pause(struct upd_ksr *k, bool paused);
+/* GET /api/v1/update/status's JSON (a heap string). */
+int upd_ksr_status_format(const struct upd_ksr *k, char **ret_json);
+/* The management routes /api/v1/update/{check,status,download,install,pause,resume}. */
+int upd_ksr_routes_add(struct upd_ksr *k, struct mgmt_server *srv);
+
+/* ==== end of the KSR section ============================================================= */
+
 #endif

@@ -93,6 +93,22 @@ static void add_row_seconds(struct out_table *t, const char *key, const json_t *
     add_row_text(t, key, text);
 }
 
+/* "VSDM, NFDM, AMTS, QES": the Fachmodule the running firmware offers; "-" when absent. */
+static void add_row_features(struct out_table *t, const json_t *features)
+{
+    char text[512] = "";
+    size_t len = 0, i;
+    const json_t *f;
+
+    json_array_foreach(features, i, f)
+    {
+        if (json_is_string(f) && len < sizeof(text))
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", len ? ", " : "",
+                                    json_string_value(f));
+    }
+    add_row_text(t, "features:", json_is_array(features) ? text : "-");
+}
+
 /* "2026-11-29T08:51:17.123Z (virtual, advanced by 10d)". */
 static void add_row_clock(struct out_table *t, const json_t *clock)
 {
@@ -139,6 +155,8 @@ static int print_status(const struct konctl *k, const json_t *st)
         goto out;
     add_row_text(t, "product:", prod);
     add_row_json(t, "firmware:", json_object_get(product, "firmware"));
+    add_row_json(t, "product type version:", json_object_get(product, "product_type_version"));
+    add_row_features(t, json_object_get(product, "features"));
     add_row_json(t, "hardware:", json_object_get(product, "hardware"));
     add_row_json(t, "hostname:", json_object_get(st, "hostname"));
     add_row_json(t, "boot time:", json_object_get(st, "boot_time"));

@@ -1,0 +1,403 @@
+"""The KSR client against `konctl ksr serve` (docs/update-ksr.md): list_Updates, the conditions
+and events of what the KSR offers, downloads that resume with HTTP Range, the automatic update
+at MGM_KSR_AUTO_UPDATE_TIME on the virtual clock, the pause switch, and a PTV2 connector that
+becomes PTV3 (connector.sds and the status)."""
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import KONCTL, KONNEKTORD, free_port, scaled
+
+TEMPLATE = {
+    "product_vendor_id": "KONND", "product_code": "konnektd", "product_name": "konnektord",
+    "hw_version": "1.0.0", "fw_version": "3.5.0", "product_type_version": "3.5.0",
+    "created": "2026-11-29", "fw_priority": "Normal", "deadline": None,
+    "release_notes": "PTV3 eHealth: NFDM, eMP/AMTS, QES",
+    "features": ["VSDM", "NFDM", "AMTS", "QES"],
+}
+
+
+def konctl_local(*args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KONCTL_")}
+    return subprocess.run([KONCTL, *args], env=env, capture_output=True, text=True,
+                          timeout=scaled(120))
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pki")
+    res = konctl_local("bundle", "keygen", "--out", str(d / "pki"), "--vendor", "ACME")
+    assert res.returncode == 0, res.stderr
+    return d / "pki"
+
+
+def make_bundle(pki, out, payload=b"\x7fELF test core " * 20000, **fields):
+    """A signed bundle at out with TEMPLATE's fields changed by fields; payload is the core."""
+    work = out.parent / (out.name + ".src")
+    (work / "payloads" / "core").mkdir(parents=True)
+    core = work / "payloads" / "core" / "konnektord"
+    core.write_bytes(payload)
+    core.chmod(0o755)
+    template = work / "template.json"
+    template.write_text(json.dumps({**TEMPLATE, **fields}))
+    res = konctl_local("bundle", "create", str(out), "--manifest", str(template), "--payloads",
+                       str(work / "payloads"), "--key", str(pki / "signer-key.pem"), "--cert",
+                       str(pki / "signer-cert.pem"))
+    assert res.returncode == 0, res.stderr
+    shutil.rmtree(work)
+    return out
+
+
+class Ksr:
+    def __init__(self, directory, *extra):
+        self.log = open(directory.parent / "ksr.log", "w+")
+        self.proc = subprocess.Popen([KONCTL, "ksr", "serve", str(directory), *extra],
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.url = self.proc.stdout.readline().strip()
+        assert self.url.startswith("http://"), self.url
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=scaled(10))
+        assert self.proc.returncode == 0, self.output()
+        self.log.close()
+
+
+@pytest.fixture
+def ksr_dir(tmp_path):
+    d = tmp_path / "ksr"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def ksr(ksr_dir):
+    servers = []
+
+    def start(*extra):
+        s = Ksr(ksr_dir, *extra)
+        servers.append(s)
+        return s
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def start_with_ksr(start_connector, url, *settings, extra=(), **kw):
+    args = ["--setting", f"KSR_URL={url}", "--setting", "MGM_KSR_AUTODOWNLOAD=Disabled"]
+    for s in settings:
+        args += ["--setting", s]
+    return start_connector((*args, *extra), **kw)
+
+
+def active(c):
+    return {x["name"] for x in c.api("GET", "/api/v1/conditions")["conditions"]}
+
+
+def status(c):
+    return c.api("GET", "/api/v1/update/status")
+
+
+def topics(c):
+    return [e["topic"] for e in c.events()]
+
+
+def connector_today(c):
+    now = c.api("GET", "/api/v1/status")["clock"]["now_ms"]
+    return datetime.datetime.fromtimestamp(now / 1000, datetime.timezone.utc).date()
+
+
+def test_ksr_serve_offers_only_newer_firmware_for_the_product(pki, ksr_dir, ksr):
+    make_bundle(pki, ksr_dir / "konnektord-3.5.0.kbundle")
+    make_bundle(pki, ksr_dir / "old.kbundle", fw_version="0.0.9")
+    make_bundle(pki, ksr_dir / "other.kbundle", product_code="other")
+    s = ksr()
+    body = (b'<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/'
+            b'envelope/"><s:Body><K:listUpdatesRequest xmlns:K="http://ws.gematik.de/ksr/v1.1">'
+            b'<K:ProductVendorID>KONND</K:ProductVendorID><K:ProductCode>konnektd</K:ProductCode>'
+            b'<K:HWVersion>1.0.0</K:HWVersion><K:FWVersion>0.1.0</K:FWVersion>'
+            b'</K:listUpdatesRequest></s:Body></s:Envelope>')
+    req = urllib.request.Request(s.url, data=body, headers={"Content-Type": "text/xml"})
+    with urllib.request.urlopen(req, timeout=scaled(10)) as resp:
+        answer = resp.read().decode()
+    assert answer.count("<KSR:UpdateInformation>") == 1
+    assert "<KSR:Filename>konnektord-3.5.0.kbundle</KSR:Filename>" in answer
+    # Range: 206 with Content-Range, and 416 past the end.
+    size = (ksr_dir / "konnektord-3.5.0.kbundle").stat().st_size
+    req = urllib.request.Request(s.url + "konnektord-3.5.0.kbundle",
+                                 headers={"Range": "bytes=100-199"})
+    with urllib.request.urlopen(req, timeout=scaled(10)) as resp:
+        assert resp.status == 206
+        assert resp.headers["Content-Range"] == f"bytes 100-199/{size}"
+        assert resp.read() == (ksr_dir / "konnektord-3.5.0.kbundle").read_bytes()[100:200]
+    req = urllib.request.Request(s.url + "konnektord-3.5.0.kbundle",
+                                 headers={"Range": f"bytes={size}-"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=scaled(10))
+    assert e.value.code == 416
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(s.url + "..%2Fetc%2Fpasswd", timeout=scaled(10))
+    assert e.value.code == 404
+
+
+def test_check_shows_the_update_raises_the_condition_and_the_event(pki, ksr_dir, ksr,
+                                                                  start_connector):
+    make_bundle(pki, ksr_dir / "konnektord-3.5.0.kbundle")
+    s = ksr()
+    c = start_with_ksr(start_connector, s.url)
+    assert "EC_FW_Update_Available" not in active(c)
+    res = c.konctl("update", "check")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "firmware 3.5.0" in res.stdout
+    res = c.konctl("update", "status")
+    assert res.returncode == 0, res.stderr
+    assert "3.5.0" in res.stdout and "Normal" in res.stdout
+    st = status(c)
+    assert st["state"] == "idle" and st["last_result"].startswith("ok")
+    assert [u["version"] for u in st["updates"]] == ["3.5.0"]
+    assert st["updates"][0]["downloaded"] is False
+    conds = active(c)
+    assert "EC_FW_Update_Available" in conds
+    assert "EC_Connector_Software_Out_Of_Date" not in conds
+    assert "KSR/UPDATES_AVAILABLE" in topics(c)
+
+
+def test_unreachable_ksr_is_a_clear_error_and_nothing_changes(start_connector, free_port_url):
+    c = start_with_ksr(start_connector, free_port_url)
+    res = c.konctl("update", "check")
+    assert res.returncode != 0
+    assert "cannot be reached" in res.stderr
+    st = status(c)
+    assert st["state"] == "idle" and st["last_result"].startswith("failed")
+    assert "EC_FW_Update_Available" not in active(c)
+
+
+@pytest.fixture
+def free_port_url():
+    return f"http://127.0.0.1:{free_port()}/"
+
+
+def test_critical_update_past_its_deadline_blocks(pki, ksr_dir, ksr, start_connector):
+    s = ksr()
+    c = start_with_ksr(start_connector, s.url)
+    deadline = connector_today(c) + datetime.timedelta(days=2)
+    make_bundle(pki, ksr_dir / "konnektord-3.5.0.kbundle", fw_priority="Kritisch",
+                deadline=deadline.isoformat())
+    c.konctl("update", "check", check=True)
+    conds = active(c)
+    assert {"EC_FW_Update_Available", "EC_Connector_Software_Out_Of_Date"} <= conds
+    assert "EC_FW_Not_Valid_Status_Blocked" not in conds
+    # The daily check (TIP1-A_6025) sees the deadline pass on the connector's clock.
+    c.konctl("clock", "advance", "3d", check=True)
+    deadline_passed = time.monotonic() + scaled(10)
+    while "EC_FW_Not_Valid_Status_Blocked" not in active(c):
+        assert time.monotonic() < deadline_passed, active(c)
+        time.sleep(0.1)
+    assert "OPERATIONAL_STATE/EC_FW_Not_Valid_Status_Blocked" in topics(c)
+
+
+def test_download_resumes_with_range_after_a_broken_connection(pki, ksr_dir, ksr,
+                                                               start_connector):
+    bundle = make_bundle(pki, ksr_dir / "konnektord-3.5.0.kbundle")
+    size = bundle.stat().st_size
+    cut = 100000
+    s = ksr("--cut-after", str(cut))
+    c = start_with_ksr(start_connector, s.url)
+    c.konctl("update", "check", check=True)
+    got = []
+    for _ in range(size // cut + 2):
+        res = c.konctl("update", "download")
+        got.append(status(c)["updates"][0]["downloaded_bytes"])
+        if res.returncode == 0:
+            break
+        assert "resumes" in res.stderr, res.stderr
+    assert res.returncode == 0, res.stderr
+    assert got == [min(cut * (i + 1), size) for i in range(len(got))]
+    assert len(got) == -(-size // cut)
+    assert f"range bytes={cut}-" in s.output()
+    path = os.path.join(c.data_dir, "fw", "download", "konnektord-3.5.0.kbundle")
+    with open(path, "rb") as f:
+        assert f.read() == bundle.read_bytes()
+    assert status(c)["updates"][0]["downloaded"] is True
+    ev = [e for e in c.events() if e["topic"] == "KSR/UPDATE/KONNEKTOR_DOWNLOAD_END"]
+    assert len(ev) == 1 and ev[0]["params"]["FirmwareVersion"] == "3.5.0"
+    assert ev[0]["params"]["FWPriority"] == "Normal"
+
+
+def test_autodownload_and_keep_only_the_newest(pki, ksr_dir, ksr, start_connector):
+    make_bundle(pki, ksr_dir / "konnektord-3.5.0.kbundle")
+    s = ksr()
+    c = start_with_ksr(start_connector, s.url, "MGM_KSR_AUTODOWNLOAD=Enabled")
+    download = os.path.join(c.data_dir, "fw", "download")
+    c.konctl("update", "check", check=True)
+    deadline = time.monotonic() + scaled(10)
+    while not status(c)["updates"][0]["downloaded"]:
+        assert time.monotonic() < deadline, status(c)
+        time.sleep(0.1)
+    make_bundle(pki, ksr_dir / "konnektord-3.6.0.kbundle", fw_version="3.6.0")
+    c.konctl("update", "check", check=True)
+    deadline = time.monotonic() + scaled(10)
+    while sorted(os.listdir(download)) != ["konnektord-3.6.0.kbundle"]:
+        assert time.monotonic() < deadline, os.listdir(download)
+        time.sleep(0.1)
+
+
+def slot_in(c, minutes):
+    """MGM_KSR_AUTO_UPDATE_TIME that lies the given minutes after the connector's now (UTC)."""
+    now = c.api("GET", "/api/v1/status")["clock"]["now_ms"]
+    t = datetime.datetime.fromtimestamp(now / 1000 + minutes * 60, datetime.timezone.utc)
+    return t.strftime("%H:%M")
+
+
+def trust_vendor(data_dir, pki):
+    vendor = os.path.join(data_dir, "trust", "vendor")
+    os.makedirs(vendor, exist_ok=True)
+    shutil.copy(pki / "root-cert.pem", os.path.join(vendor, "acme.pem"))
+
+
+def test_pause_stops_manual_and_automatic_installs(pki, ksr_dir, ksr, start_connector):
+    make_bundle(pki, ksr_dir / "konnektord-3.5.0.kbundle")
+    s = ksr()
+    c = start_with_ksr(start_connector, s.url)
+    c.konctl("update", "check", check=True)
+    c.konctl("update", "download", check=True)
+    res = c.konctl("update", "pause")
+    assert res.returncode == 0 and "paused" in res.stdout
+    assert status(c)["paused"] is True
+    res = c.konctl("update", "install", "3.5.0")
+    assert res.returncode == 8 and "paused" in res.stderr, res.stderr
+    c.konctl("settings", "set", "MGM_KSR_AUTO_UPDATE_TIME", slot_in(c, 30), check=True)
+    c.konctl("settings", "set", "MGM_KSR_AUTO_UPDATE", "Enabled", check=True)
+    first = status(c)["next_auto_update"]
+    c.konctl("clock", "advance", "1h", check=True)
+    st = status(c)
+    assert st["state"] == "idle" and st["next_auto_update"] != first
+    assert "skipped: paused" in c.output()
+    # Still paused after a restart (the switch is persisted).
+    c.stop()
+    c2 = start_with_ksr(start_connector, s.url)
+    assert status(c2)["paused"] is True
+    c2.konctl("update", "resume", check=True)
+    assert status(c2)["paused"] is False
+
+
+def test_auto_update_installs_at_its_time_and_never_catches_up(pki, ksr_dir, ksr,
+                                                               start_connector, data_dir):
+    make_bundle(pki, ksr_dir / "konnektord-3.5.0.kbundle")
+    trust_vendor(data_dir, pki)
+    s = ksr()
+    c = start_with_ksr(start_connector, s.url)
+    c.konctl("update", "check", check=True)
+    c.konctl("update", "download", check=True)
+    c.konctl("settings", "set", "MGM_KSR_AUTO_UPDATE_TIME", slot_in(c, 30), check=True)
+    c.konctl("settings", "set", "MGM_KSR_AUTO_UPDATE", "Enabled", check=True)
+    slot = status(c)["next_auto_update"]
+    assert slot
+    # Before the slot nothing happens.
+    c.konctl("clock", "advance", "20m", check=True)
+    assert status(c)["state"] == "idle"
+    # At the slot the install runs; the core then asks its launcher for a restart.
+    c.konctl("clock", "advance", "15m")
+    c.proc.wait(timeout=scaled(60))
+    c.stop(expect_code=75)
+    with open(os.path.join(data_dir, "fw", "boot.json")) as f:
+        bcb = json.load(f)
+    assert bcb["update"]["to_version"] == "3.5.0", bcb
+
+
+def test_missed_slot_is_not_caught_up(pki, ksr_dir, ksr, start_connector, data_dir):
+    make_bundle(pki, ksr_dir / "konnektord-3.5.0.kbundle")
+    trust_vendor(data_dir, pki)
+    s = ksr()
+    c = start_with_ksr(start_connector, s.url)
+    c.konctl("update", "check", check=True)
+    c.konctl("update", "download", check=True)
+    c.konctl("settings", "set", "MGM_KSR_AUTO_UPDATE_TIME", slot_in(c, 10), check=True)
+    c.konctl("settings", "set", "MGM_KSR_AUTO_UPDATE", "Enabled", check=True)
+    first = status(c)["next_auto_update"]
+    # The daemon is off during its slot: after the restart the next day's slot is due.
+    c.stop()
+    c2 = start_with_ksr(start_connector, s.url)
+    c2.konctl("clock", "advance", "20m", check=True)
+    st = status(c2)
+    assert st["state"] == "idle"
+    assert st["next_auto_update"] > first
+    assert c2.proc.poll() is None
+
+
+def sds_ptv(lan):
+    with urllib.request.urlopen(f"http://127.0.0.1:{lan}/connector.sds",
+                                timeout=scaled(10)) as resp:
+        text = resp.read().decode()
+    return re.search(r"<PI:ProductTypeVersion>([^<]*)<", text).group(1)
+
+
+def wait_running(c, version, seconds=60):
+    """Waits across the launcher's restart until the core of version is running and good."""
+    deadline = time.monotonic() + scaled(seconds)
+    last = None
+    while time.monotonic() < deadline:
+        assert c.proc.poll() is None, f"the launcher exited:\n{c.output()[-4000:]}"
+        try:
+            status_code, last = c.request("GET", "/api/v1/update/slots", timeout=5)
+            if status_code == 200 and last["fw_version"] == version and last["good"]:
+                return last
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"firmware {version} did not come up; last {last}:\n"
+                         f"{c.output()[-4000:]}")
+
+
+def test_ptv2_connector_updated_to_ptv3_shows_new_ptv_and_features(pki, ksr_dir, ksr,
+                                                                   start_connector, data_dir,
+                                                                   tmp_path):
+    ptv2 = make_bundle(pki, tmp_path / "konnektord-2.0.0.kbundle",
+                       payload=open(KONNEKTORD, "rb").read(), fw_version="2.0.0",
+                       product_type_version="2.0.0", features=["VSDM"],
+                       release_notes="PTV2")
+    make_bundle(pki, ksr_dir / "konnektord-3.5.0.kbundle", payload=open(KONNEKTORD, "rb").read())
+    trust_vendor(data_dir, pki)
+    s = ksr()
+    lan = free_port()
+    c = start_with_ksr(start_connector, s.url, "ANCL_TLS_MANDATORY=Disabled",
+                       "ANCL_CAUT_MANDATORY=Disabled",
+                       extra=("--lan-http", f"127.0.0.1:{lan}", "--health-timeout", "10"),
+                       launcher=True)
+    wait_running(c, "0.1.0")
+    # A PTV2 connector: the 2.0.0 bundle through the installer's upload route.
+    status_code, body = c.request("POST", "/api/v1/update/install-file",
+                                  raw=ptv2.read_bytes(), timeout=120)
+    assert status_code == 202, body
+    wait_running(c, "2.0.0")
+    product = c.api("GET", "/api/v1/status")["product"]
+    assert product["product_type_version"] == "2.0.0" and product["features"] == ["VSDM"]
+    assert sds_ptv(lan) == "2.0.0"
+    # The KSR offers PTV3: check, download, install.
+    c.konctl("update", "check", check=True)
+    c.konctl("update", "download", check=True)
+    res = c.konctl("update", "install", "3.5.0")
+    assert res.returncode == 0, res.stdout + res.stderr
+    wait_running(c, "3.5.0")
+    product = c.api("GET", "/api/v1/status")["product"]
+    assert product["firmware"] == "3.5.0" and product["product_type_version"] == "3.5.0"
+    assert product["features"] == ["VSDM", "NFDM", "AMTS", "QES"]
+    assert sds_ptv(lan) == "3.5.0"
+    res = c.konctl("status", check=True)
+    assert "3.5.0" in res.stdout and "VSDM, NFDM, AMTS, QES" in res.stdout
+    # Once running, nothing newer is offered: the conditions ended.
+    assert "EC_FW_Update_Available" not in active(c)
+    assert status(c)["updates"] == []
