@@ -98,6 +98,10 @@ static const char usage_text[] =
     "                                  a storm of security events\n"
     "  bundle keygen|create|sign-group|verify ...\n"
     "                                  signed update bundles, on local files (no daemon)\n"
+    "  update check|download|status|install [VERSION | --file BUNDLE]|history|pause|resume\n"
+    "                                  firmware updates from the KSR, and the pause switch\n"
+    "  ksr serve DIR [--listen ADDR:PORT]\n"
+    "                                  a KSR to test against, serving the bundles of DIR\n"
     "\n"
     "Exit codes:\n"
     "  0  success\n"
@@ -138,6 +142,8 @@ static const struct command commands[] = {
     {"client-cert", cmd_client_cert},
     {"client-user", cmd_client_user},
     {"bundle", cmd_bundle},
+    {"ksr", cmd_ksr},
+    {"update", cmd_update},
 };
 
 static const struct command *command_find(const char *name)
