@@ -45,9 +45,10 @@ check-style: deps
 format: deps
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
 
-# Long runs that do not fit `make test`: the crash test with 100 kills.
+# Long runs that do not fit `make test`: the crash test with 100 kills, the updater's with 50.
 soak: build
 	@cd $(BUILD) && KONN_CRASH_RUNS=100 ctest --output-on-failure -R 'integration.test_seclog_crash' --timeout 3600
+	@cd $(BUILD) && KONN_UPDATE_CRASH_RUNS=50 ctest --output-on-failure -R 'integration.test_update_crash' --timeout 3600
 
 # Benchmarks print one `name: value unit` line per figure, with ratios against the peers
 # measured in the same run (see bench/README.md).
@@ -55,6 +56,7 @@ bench: build
 	@cmake --build $(BUILD) -j $(JOBS) --target benchmarks
 	@cd $(BUILD) && ./bench/bench_seclog
 	@/usr/bin/python3 bench/soap/run.py --build $(BUILD)
+	@/usr/bin/python3 bench/update/run.py --build $(BUILD)
 
 clean:
 	@rm -rf $(BUILD) $(ASAN_BUILD)

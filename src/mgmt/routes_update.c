@@ -75,9 +75,10 @@ static void get_history(struct mgmt_request *req, void *arg)
 }
 
 struct upload {
-    struct mgmt_request *req; /* NULL while on the worker is not possible: offload keeps it */
+    struct mgmt_request *req; /* kept alive by mgmt_request_offload() until it replies */
     void *data;
     size_t len;
+    struct upd *u;
     char *dir; /* DATA/fw/download */
     char *path;
     int result;
@@ -122,6 +123,8 @@ static void upload_write(void *arg)
     if (up->result == 0)
         up->result = io_fsync(fd);
     (void)io_close(fd);
+    if (up->result == 0)
+        upd_crash_point(up->u, "download");
     free(up->data);
     up->data = NULL;
 }
@@ -186,6 +189,7 @@ static void post_install_file(struct mgmt_request *req, void *arg)
         return;
     }
     up->req = req;
+    up->u = u;
     if (asprintf(&up->dir, "%s/fw/download", mgmt_request_deps(req)->data_dir) < 0) {
         up->dir = NULL;
         upload_free(up);

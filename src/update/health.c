@@ -163,6 +163,8 @@ static void check_work(void *arg)
                                  .n_params = 2};
 
         r = seclog_append_durable(h->log, &e, DURABLE_TIMEOUT_MS, NULL);
+        if (r == 0)
+            upd_crash_point(h->u, "health");
         if (r < 0)
             (void)snprintf(h->failure, sizeof(h->failure), "the security log did not commit: %s",
                            strerror(-r));

@@ -209,6 +209,7 @@ static void check_work(void *arg)
         goto out;
     }
     (void)str_copy(in->to_version, sizeof(in->to_version), m->fw_version);
+    upd_crash_point(in->u, "verify");
     if (!has_core(m)) {
         r = refuse(in, UPD_CODE_APPLY_FAILED,
                    "the bundle carries no executable '" UPD__CORE_PATH "', refusing it");
@@ -283,11 +284,15 @@ static void write_work(void *arg)
         goto out;
     }
     if (r == 0)
+        upd_crash_point(in->u, "write-slot");
+    if (r == 0)
         r = upd__bundle_read_signed_manifest(in->bundle, &man, &man_len, &p7s, &p7s_len);
     if (r == 0)
         r = upd__slot_commit(in->fw, in->target, man, man_len, p7s, p7s_len);
     if (r == 0)
         r = switch_block(in);
+    if (r == 0)
+        upd_crash_point(in->u, "switch");
     if (r == 0) {
         (void)snprintf(in->message, sizeof(in->message),
                        "firmware %s installed into slot %s, restarting", in->to_version, slot);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,7 @@ int upd_new(const struct upd_deps *deps, struct upd **ret_upd)
     /* What a child of this core (none today) should not inherit. */
     (void)unsetenv(UPD_LAUNCHER_FD_ENV);
     (void)upd_bcb_load(u->fw, &u->bcb);
+    u->launched = slot_env != NULL;
     if (slot_env && upd_slot_from_string(slot_env, &u->running) < 0)
         u->running = UPD_SLOT_MAX;
     (void)unsetenv(UPD__SLOT_ENV);
@@ -97,6 +99,8 @@ int upd_new(const struct upd_deps *deps, struct upd **ret_upd)
         if (r < 0)
             goto fail;
     }
+    if (u->bcb.update_pending && u->running == u->bcb.active)
+        upd_crash_point(u, "first-boot");
     /* Invariant 2: the admin sees the rollback until a later update succeeds. */
     if (u->bcb.fallback && !(u->bcb.update_pending && u->running == u->bcb.active)) {
         struct evt_param p[2] = {{"FWVersion", u->bcb.fallback_from_version},
@@ -109,6 +113,23 @@ int upd_new(const struct upd_deps *deps, struct upd **ret_upd)
 fail:
     (void)upd_free(u);
     return r;
+}
+
+void upd_crash_point(const struct upd *u, const char *step)
+{
+    const char *file = getenv(UPD_CRASH_FILE_ENV);
+    char *want = NULL;
+    size_t len = 0;
+
+    if (!file || fs_read_all(file, 64, &want, &len) < 0)
+        return;
+    if (strcmp(want, step) == 0 && unlink(file) == 0) {
+        log_msg(LOG_LEVEL_WARNING, "update: crash test: killed at step '%s'", step);
+        if (u->launched)
+            (void)kill(getppid(), SIGKILL);
+        (void)raise(SIGKILL);
+    }
+    free(want);
 }
 
 struct upd *upd_free(struct upd *u)

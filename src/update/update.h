@@ -197,6 +197,13 @@ int upd_health_start(struct upd *u, const char *const *addrs);
 /* Has the health check passed? */
 bool upd_health_is_done(const struct upd *u);
 
+/* Tests only (the crash test, docs/update.md): when the environment variable
+ * UPD_CRASH_FILE_ENV names a file whose content is step, the file is removed and this core and
+ * its launcher are killed with SIGKILL (a core without a launcher kills only itself). Steps:
+ * "download", "verify", "write-slot", "switch", "first-boot", "health". Thread-safe. */
+#define UPD_CRASH_FILE_ENV "KONN_UPDATE_CRASH_FILE"
+void upd_crash_point(const struct upd *u, const char *step);
+
 /* The JSON of GET /api/v1/update/slots (a heap jansson-free string). */
 int upd_slots_format(const struct upd *u, char **ret_json);
 

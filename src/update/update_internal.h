@@ -42,6 +42,7 @@ struct upd {
     char *fw;
     struct upd_bcb bcb;               /* as read at start; updated by this core's switch */
     enum upd_slot running;            /* UPD_SLOT_MAX: not started from a slot */
+    bool launched;                    /* a launcher started this core */
     struct bundle_manifest *manifest; /* of the running firmware */
     int health_fd;                    /* the launcher's pipe, -1 without a launcher */
     bool health_done;
