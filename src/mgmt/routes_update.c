@@ -177,6 +177,12 @@ static void post_install_file(struct mgmt_request *req, void *arg)
         mgmt_reply_error(req, 409, "busy", "an install is already running");
         return;
     }
+    /* The pause switch stops every install, manual ones too (docs/update-ksr.md). */
+    if (upd_paused_get(mgmt_request_deps(req)->data_dir)) {
+        mgmt_reply_error(req, 409, "paused",
+                         "updates are paused; 'konctl update resume' allows installs again");
+        return;
+    }
     up = calloc(1, sizeof(*up));
     if (!up || mgmt_request_body_take(req, &up->data, &up->len) < 0) {
         free(up);

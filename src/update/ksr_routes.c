@@ -36,10 +36,14 @@ static void reply_done(int code, const char *message, void *arg)
         return;
     }
     if (code >= 4000) {
-        /* A gematik code of TUC_KON_280 (4183, 4184, 4185): the install was refused. */
-        mgmt_reply_json(
-            req, 409,
-            json_pack("{s:s,s:s,s:i}", "error", "update_failed", "message", message, "code", code));
+        /* A gematik code of TUC_KON_280 (4183, 4184, 4185): the install was refused; the
+         * same shape as POST /api/v1/update/install-file's refusal. */
+        mgmt_reply_json(req, 422,
+                        json_pack("{s:{s:i,s:s,s:s,s:i}}", "error", "status", 422, "code",
+                                  code == 4185   ? "firmware_group"
+                                  : code == 4183 ? "integrity"
+                                                 : "refused",
+                                  "message", message, "gematik_code", code));
         return;
     }
     mgmt_reply_error(req, 502, "ksr_failed", "%s", message);

@@ -279,6 +279,8 @@ def test_pause_stops_manual_and_automatic_installs(pki, ksr_dir, ksr, start_conn
     assert status(c)["paused"] is True
     res = c.konctl("update", "install", "3.5.0")
     assert res.returncode == 8 and "paused" in res.stderr, res.stderr
+    res = c.konctl("update", "install", "--file", str(ksr_dir / "konnektord-3.5.0.kbundle"))
+    assert res.returncode == 8 and "paused" in res.stderr, res.stderr
     c.konctl("settings", "set", "MGM_KSR_AUTO_UPDATE_TIME", slot_in(c, 30), check=True)
     c.konctl("settings", "set", "MGM_KSR_AUTO_UPDATE", "Enabled", check=True)
     first = status(c)["next_auto_update"]
@@ -379,9 +381,8 @@ def test_ptv2_connector_updated_to_ptv3_shows_new_ptv_and_features(pki, ksr_dir,
                        launcher=True)
     wait_running(c, "0.1.0")
     # A PTV2 connector: the 2.0.0 bundle through the installer's upload route.
-    status_code, body = c.request("POST", "/api/v1/update/install-file",
-                                  raw=ptv2.read_bytes(), timeout=120)
-    assert status_code == 202, body
+    res = c.konctl("update", "install", "--file", str(ptv2))
+    assert res.returncode == 0, res.stdout + res.stderr
     wait_running(c, "2.0.0")
     product = c.api("GET", "/api/v1/status")["product"]
     assert product["product_type_version"] == "2.0.0" and product["features"] == ["VSDM"]

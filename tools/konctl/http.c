@@ -54,6 +54,8 @@ struct request {
     long timeout_ms;    /* whole exchange, or without progress when streaming */
     http_sink_fn sink;  /* NULL: keep the answer in the buffer */
     void *sink_arg;
+    const void *raw; /* a body of bytes instead of JSON (http_request_raw), or NULL */
+    size_t raw_len;
 };
 
 static char *dup_or_null(const char *s, bool *failed)
@@ -396,6 +398,8 @@ static int perform(struct http_client *c, const char *method, const char *path, 
     headers = header_add(headers, accept, &failed);
     if (payload)
         headers = header_add(headers, "Content-Type: application/json", &failed);
+    else if (req->raw)
+        headers = header_add(headers, "Content-Type: application/octet-stream", &failed);
     /* No "Expect: 100-continue" round trip for our small bodies. */
     headers = header_add(headers, "Expect:", &failed);
     if (failed) {
@@ -415,6 +419,10 @@ static int perform(struct http_client *c, const char *method, const char *path, 
     if (r < 0)
         goto out;
     r = set_method(h, method, payload);
+    if (r == 0 && req->raw &&
+        (curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->raw_len) != CURLE_OK ||
+         curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->raw) != CURLE_OK))
+        r = -EINVAL;
     if (r < 0)
         goto out;
     if (curl_easy_setopt(h, CURLOPT_URL, full_url) != CURLE_OK ||
@@ -478,6 +486,15 @@ int http_request(struct http_client *c, const char *method, const char *path, co
     const struct request req = {.accept = "application/json", .timeout_ms = timeout_ms};
 
     return perform(c, method, path, body, &req, ret);
+}
+
+int http_request_raw(struct http_client *c, const char *method, const char *path, const void *data,
+                     size_t len, long timeout_ms, struct http_result *ret)
+{
+    const struct request req = {
+        .accept = "application/json", .timeout_ms = timeout_ms, .raw = data, .raw_len = len};
+
+    return perform(c, method, path, NULL, &req, ret);
 }
 
 int http_request_stream(struct http_client *c, const char *method, const char *path,

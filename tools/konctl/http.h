@@ -72,6 +72,11 @@ const char *http_client_url(const struct http_client *c);
 int http_request(struct http_client *c, const char *method, const char *path, const json_t *body,
                  long timeout_ms, struct http_result *ret);
 
+/* Like http_request with a body of len bytes (application/octet-stream, e.g. a firmware
+ * bundle) instead of JSON. data is borrowed. */
+int http_request_raw(struct http_client *c, const char *method, const char *path, const void *data,
+                     size_t len, long timeout_ms, struct http_result *ret);
+
 /* Receives a streamed answer's body as it arrives, in pieces of any size. Returns 0 to go on,
  * non-zero to stop the transfer. */
 typedef int (*http_sink_fn)(const char *data, size_t len, void *arg);

@@ -77,6 +77,10 @@ struct konctl {
 int konctl_call(struct konctl *k, const char *method, const char *path, const json_t *body,
                 json_t **ret_answer);
 
+/* Like konctl_call with a body of len bytes (application/octet-stream) instead of JSON. */
+int konctl_call_raw(struct konctl *k, const char *method, const char *path, const void *data,
+                    size_t len, json_t **ret_answer);
+
 /* Like konctl_call without a body, for an answer too large to hold (the log export's JSON
  * Lines): a successful answer's body goes to sink as it arrives (see http_sink_fn in http.h),
  * and k->timeout_ms limits the time without data rather than the whole exchange. accept is

@@ -263,6 +263,33 @@ int konctl_call(struct konctl *k, const char *method, const char *path, const js
     return r;
 }
 
+int konctl_call_raw(struct konctl *k, const char *method, const char *path, const void *data,
+                    size_t len, json_t **ret_answer)
+{
+    struct http_result res;
+    int r;
+
+    if (!k->http) {
+        r = session_open(k);
+        if (r != KONCTL_EXIT_OK)
+            return r;
+    }
+    r = http_request_raw(k->http, method, path, data, len, k->timeout_ms, &res);
+    if (r < 0) {
+        konctl_error("cannot send %s %s: %s", method, path, strerror(-r));
+        return KONCTL_EXIT_ERROR;
+    }
+    if (res.fail == HTTP_FAIL_NONE && res.status >= 200 && res.status < 300) {
+        *ret_answer = res.body;
+        res.body = NULL;
+        http_result_done(&res);
+        return KONCTL_EXIT_OK;
+    }
+    r = report_failure(stderr, &res, http_client_url(k->http));
+    http_result_done(&res);
+    return r;
+}
+
 int konctl_stream(struct konctl *k, const char *method, const char *path, const char *accept,
                   int (*sink)(const char *data, size_t len, void *arg), void *arg)
 {
