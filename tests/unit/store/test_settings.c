@@ -241,6 +241,22 @@ static void time_refuses_24_00_12_60_and_other_forms(void **state)
                    "got '24:00'");
 }
 
+static void ksr_url_accepts_empty_and_http_urls_only(void **state)
+{
+    static const char *const bad[] = {"ftp://ksr/",   "ksr.example",        "http://",
+                                      "https://",     "http://a b/",        "file:///etc/passwd",
+                                      "http://\x01/", "HTTP://ksr.example/"};
+
+    expect_valid("KSR_URL", "", "");
+    expect_valid("KSR_URL", "http://127.0.0.1:8080/", "http://127.0.0.1:8080/");
+    expect_valid("KSR_URL", "https://ksr.ti-dienste.de/ksr", "https://ksr.ti-dienste.de/ksr");
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        expect_invalid("KSR_URL", bad[i]);
+    expect_message("KSR_URL", "ksr",
+                   "KSR_URL must be empty or an http:// or https:// URL of 0 to 255 printable "
+                   "characters without blanks, got 'ksr'");
+}
+
 static void overlong_value_is_refused_and_shown_cut(void **state)
 {
     char value[SETTING_VALUE_MAX + 10];
@@ -547,6 +563,7 @@ int main(void)
         cmocka_unit_test(advertised_host_refuses_bad_labels_and_other_characters),
         cmocka_unit_test(time_accepts_00_00_and_23_59),
         cmocka_unit_test(time_refuses_24_00_12_60_and_other_forms),
+        cmocka_unit_test(ksr_url_accepts_empty_and_http_urls_only),
         cmocka_unit_test(overlong_value_is_refused_and_shown_cut),
         cmocka_unit_test(control_characters_and_quotes_are_not_echoed),
         cmocka_unit_test(normalised_value_too_big_for_the_buffer_is_enametoolong),
