@@ -92,4 +92,43 @@ json_t *mgmt__time_json(int64_t wall_ms);
 /* The LED panel as {"power": "on", ...}. */
 json_t *mgmt__leds_json(struct led_panel *leds);
 
+/* ---- web UI (webui.c, session.c; docs/web-ui.md) --------------------------------------- */
+
+/* One file of src/mgmt/webui/, compiled in by embed.cmake (webui_assets.c). */
+struct mgmt__webui_asset {
+    const char *name; /* "app.js": served at /ui/app.js; "index.html" also at "/" */
+    const char *content_type;
+    const unsigned char *data;
+    size_t size;
+    const char *etag; /* quoted, from SHA-256 of the bytes */
+};
+extern const struct mgmt__webui_asset mgmt__webui_assets[];
+extern const size_t mgmt__webui_n_assets;
+
+/* Serves "/", "/ui/..." and "/ui/session" (before the router, without authentication);
+ * false if path is none of them. */
+bool mgmt__webui_serve(struct mgmt_server *srv, struct evhttp_request *evreq, const char *path,
+                       enum mgmt_method method);
+/* Replies with body (stolen; may be NULL) and the web UI's security headers; set_cookie may
+ * be NULL. */
+void mgmt__webui_reply_json(struct evhttp_request *evreq, int status, json_t *body,
+                            const char *set_cookie);
+
+/* The web UI's cookie sessions (session.c). */
+struct mgmt_sessions;
+struct mgmt_sessions *mgmt__sessions_new(struct store *st);
+struct mgmt_sessions *mgmt__sessions_free(struct mgmt_sessions *s);
+/* Ends every session (factory reset: each also ends by itself once its account changed). */
+void mgmt__sessions_end_all(struct mgmt_sessions *s);
+size_t mgmt__sessions_count(struct mgmt_sessions *s);
+struct mgmt_sessions *mgmt__server_sessions(struct mgmt_server *srv);
+/* Authenticates evreq by its session cookie: 1 with the account in ret_user; 0 if it carries
+ * no session cookie; -EACCES if the session is unknown, expired or its account changed;
+ * -EPERM if state_changing and X-Konn-CSRF is not the session's CSRF token. */
+int mgmt__session_check(struct mgmt_sessions *s, struct evhttp_request *evreq, bool state_changing,
+                        struct store_user *ret_user);
+/* Answers POST (login), GET (who am I) and DELETE (logout) on /ui/session. */
+void mgmt__session_serve(struct mgmt_server *srv, struct evhttp_request *evreq,
+                         enum mgmt_method method);
+
 #endif

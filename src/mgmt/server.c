@@ -59,6 +59,7 @@ struct mgmt_server {
     SSL_CTX *ssl_ctx;
     struct evhttp *http;
     struct mgmt_auth *auth;
+    struct mgmt_sessions *sessions; /* the web UI's cookie sessions (session.c) */
     struct route routes[ROUTES_MAX];
     size_t n_routes;
 };
@@ -88,6 +89,11 @@ const struct mgmt_deps *mgmt_server_deps(const struct mgmt_server *srv)
 struct mgmt_auth *mgmt__server_auth(struct mgmt_server *srv)
 {
     return srv->auth;
+}
+
+struct mgmt_sessions *mgmt__server_sessions(struct mgmt_server *srv)
+{
+    return srv->sessions;
 }
 
 /* ---- requests --------------------------------------------------------------------------- */
@@ -151,7 +157,10 @@ static void send_json(struct evhttp_request *evreq, int status, json_t *body)
 
     (void)evhttp_add_header(headers, "Content-Type", "application/json");
     (void)evhttp_add_header(headers, "Cache-Control", "no-store");
-    if (status == 401)
+    (void)evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+    /* The web UI (it sends X-Konn-CSRF) shows its own login, not the browser's Basic dialog. */
+    if (status == 401 &&
+        !evhttp_find_header(evhttp_request_get_input_headers(evreq), "X-Konn-CSRF"))
         (void)evhttp_add_header(headers, "WWW-Authenticate", "Basic realm=\"konnektord\"");
     if (buf && text) {
         (void)evbuffer_add(buf, text, strlen(text));
@@ -554,6 +563,30 @@ static void on_auth_done(enum mgmt_auth_result result, const struct store_user *
     }
 }
 
+/* A request without Authorization may carry the web UI's session cookie (session.c).
+ * Returns true if the request was answered or dispatched. */
+static bool authenticate_by_session(struct mgmt_request *req, enum mgmt_method method)
+{
+    struct store_user u;
+    int r = mgmt__session_check(req->srv->sessions, req->evreq, method != MGMT_GET, &u);
+
+    if (r == 0)
+        return false;
+    if (r == -EPERM) {
+        mgmt_reply_error(req, 403, "csrf", "the request lacks the session's CSRF token");
+    } else if (r < 0) {
+        mgmt_reply_error(req, 401, "session_ended", "the session has ended; log in again");
+    } else {
+        (void)str_copy(req->user, sizeof(req->user), u.name);
+        req->role = u.role;
+        /* Invariant 2: a handler may wait on the worker pool while the client leaves. */
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req->evreq),
+                                      on_connection_close, req);
+        dispatch(req);
+    }
+    return true;
+}
+
 static json_t *parse_body(struct evhttp_request *evreq, char *err, size_t err_size)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
@@ -594,6 +627,8 @@ static void on_request(struct evhttp_request *evreq, void *arg)
         reply_raw_error(evreq, 405, "method_not_allowed", "use GET, PUT, POST or DELETE");
         return;
     }
+    if (mgmt__webui_serve(srv, evreq, path, method))
+        return;
     for (size_t i = 0; i < srv->n_routes && !rt; i++) {
         if (!path_matches(srv->routes[i].pattern, path, NULL))
             continue;
@@ -631,6 +666,9 @@ static void on_request(struct evhttp_request *evreq, void *arg)
         mgmt_reply_error(req, 400, "bad_request", "%s", err);
         return;
     }
+    if (!evhttp_find_header(evhttp_request_get_input_headers(evreq), "Authorization") &&
+        authenticate_by_session(req, method))
+        return;
     if (parse_basic(evhttp_find_header(evhttp_request_get_input_headers(evreq), "Authorization"),
                     creds, sizeof(creds), &password) < 0) {
         mgmt_reply_error(req, 401, "bad_credentials",
@@ -711,11 +749,12 @@ struct mgmt_server *mgmt_server_new(const struct mgmt_deps *deps, struct mgmt_id
     srv->deps = *deps;
     srv->identity = identity;
     srv->auth = mgmt__auth_new(deps->store, deps->bus, deps->workers);
+    srv->sessions = mgmt__sessions_new(deps->store);
     srv->ssl_ctx = make_ssl_ctx(identity);
     if (srv->ssl_ctx)
         SSL_CTX_set_app_data(srv->ssl_ctx, srv);
     srv->http = evhttp_new(deps->base);
-    if (!srv->auth || !srv->ssl_ctx || !srv->http)
+    if (!srv->auth || !srv->sessions || !srv->ssl_ctx || !srv->http)
         return mgmt_server_free(srv);
     evhttp_set_max_body_size(srv->http, MGMT_UPLOAD_MAX);
     evhttp_set_max_headers_size(srv->http, MGMT_HEADERS_MAX);
@@ -738,6 +777,7 @@ struct mgmt_server *mgmt_server_free(struct mgmt_server *srv)
         evhttp_free(srv->http);
     SSL_CTX_free(srv->ssl_ctx);
     mgmt__auth_free(srv->auth);
+    mgmt__sessions_free(srv->sessions);
     for (size_t i = 0; i < srv->n_routes; i++)
         free(srv->routes[i].pattern);
     free(srv);
