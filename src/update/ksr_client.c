@@ -373,14 +373,15 @@ int upd_ksr_check(struct upd_ksr *k, upd_ksr_done_fn done, void *arg)
 struct download_job {
     struct upd_ksr *k;
     char *url, *dir, *name, *group_url, *group_sig_url;
-    uint64_t size, have;
+    uint64_t size, have, group_size, group_sig_size; /* sizes as the KSR announced them */
     char fw_version[UPD_VERSION_MAX];
     int r;
     char err[MESSAGE_MAX];
 };
 
 /* Removes every file of the download directory but keep and keep.part (only the newest
- * package is kept, TIP1-A_4836-02). */
+ * package is kept, TIP1-A_4836-02) and the installer's uploads ("upload-*", in use by
+ * POST /api/v1/update/install-file). */
 static void prune(const char *dir, const char *keep)
 {
     DIR *d = opendir(dir);
@@ -392,7 +393,7 @@ static void prune(const char *dir, const char *keep)
     while ((de = readdir(d))) {
         char *path;
 
-        if (de->d_name[0] == '.' ||
+        if (de->d_name[0] == '.' || strncmp(de->d_name, "upload-", 7) == 0 ||
             (strncmp(de->d_name, keep, n) == 0 &&
              (de->d_name[n] == '\0' || strcmp(de->d_name + n, ".part") == 0)))
             continue;
@@ -412,44 +413,54 @@ static void download_work(void *arg)
     prune(j->dir, j->name);
     j->r = upd__ksr_fetch_file(j->url, j->dir, j->name, j->size, &j->k->stop, &j->have, j->err,
                                sizeof(j->err));
-    /* The group document is small: fetched whole each time, its failure is not the
-     * bundle's (the installer then checks against the group it has). */
+    /* The group document is small: fetched whole each time (the old copies go first); its
+     * failure is not the bundle's: the installer then checks against the group it has. */
     if (j->r == 0 && j->group_url) {
-        char *doc = fs_path_join(j->dir, GROUP_DOC), *sig = fs_path_join(j->dir, GROUP_SIG);
+        static const char *const names[] = {GROUP_DOC, GROUP_DOC ".part", GROUP_SIG,
+                                            GROUP_SIG ".part"};
         char e[MESSAGE_MAX];
 
-        if (doc)
-            (void)io_unlink(doc);
-        if (sig)
-            (void)io_unlink(sig);
-        if (upd__ksr_fetch_file(j->group_url, j->dir, GROUP_DOC, BUNDLE_MANIFEST_MAX, &j->k->stop,
-                                &have, e, sizeof(e)) < 0 &&
-            have > 0 && doc) {
-            /* Its size is not announced reliably: accept what came when the server closed. */
-            char *part = NULL;
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+            char *path = fs_path_join(j->dir, names[i]);
 
-            if (asprintf(&part, "%s.part", doc) >= 0) {
-                (void)io_rename(part, doc);
-                free(part);
-            }
+            if (path)
+                (void)io_unlink(path);
+            free(path);
         }
-        if (upd__ksr_fetch_file(j->group_sig_url, j->dir, GROUP_SIG, BUNDLE_SIGNATURE_MAX,
-                                &j->k->stop, &have, e, sizeof(e)) < 0 &&
-            have > 0 && sig) {
-            char *part = NULL;
-
-            if (asprintf(&part, "%s.part", sig) >= 0) {
-                (void)io_rename(part, sig);
-                free(part);
-            }
-        }
-        free(doc);
-        free(sig);
+        if (upd__ksr_fetch_file(j->group_url, j->dir, GROUP_DOC, j->group_size, &j->k->stop, &have,
+                                e, sizeof(e)) == 0)
+            (void)upd__ksr_fetch_file(j->group_sig_url, j->dir, GROUP_SIG, j->group_sig_size,
+                                      &j->k->stop, &have, e, sizeof(e));
     }
 }
 
+/* Is g newer than the group document at path (or is there none)? FirmwareGroupVersion is at
+ * most 5 characters: compared as a number when both are digits, else any other value counts
+ * as newer only if it differs (the vendor's signature vouches for it). The same or an older
+ * group is never adopted again: a KSR cannot roll the group back to re-allow withdrawn
+ * firmware. */
+static bool group_is_newer(const char *path, const struct bundle_fwgroup *g)
+{
+    struct bundle_fwgroup *cur = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    int64_t a = 0, b = 0;
+    bool newer = true;
+
+    if (fs_read_all(path, BUNDLE_MANIFEST_MAX, &data, &len) == 0 &&
+        bundle_fwgroup_parse(data, len, &cur, NULL, 0) == 0) {
+        if (str_to_int64(g->group_version, &a) == 0 && str_to_int64(cur->group_version, &b) == 0)
+            newer = a > b;
+        else
+            newer = strcmp(g->group_version, cur->group_version) != 0;
+    }
+    bundle_fwgroup_free(cur);
+    free(data);
+    return newer;
+}
+
 /* Verifies a downloaded firmware-group document against the vendor roots and, when it is for
- * this product, makes it the one the installer checks (DATA/fw/group.json). */
+ * this product and newer, makes it the one the installer checks (DATA/fw/group.json). */
 static void adopt_group(struct upd_ksr *k)
 {
     char *doc_path = fs_path_join(k->download_dir, GROUP_DOC);
@@ -486,9 +497,12 @@ static void adopt_group(struct upd_ksr *k)
         strcmp(g->product_code, id.product_code) != 0 || strcmp(g->hw_version, id.hw_version) != 0)
         goto out;
     dst = fs_path_join(k->fw_dir, GROUP_DOC);
-    /* Signature first: a crash between the two leaves a document whose old signature does
-     * not match, which the installer refuses rather than trusting a mismatched pair. */
-    if (dst && fs_write_atomic(dst, doc, doc_len, 0644) == 0) {
+    if (!dst || !group_is_newer(dst, g))
+        goto out;
+    /* Document, then signature: a crash between the two leaves a pair that does not verify,
+     * which the installer refuses (4185) rather than trusting a mismatched pair; the next
+     * download writes both again. */
+    if (fs_write_atomic(dst, doc, doc_len, 0644) == 0) {
         char *dst_sig = fs_path_join(k->fw_dir, GROUP_SIG);
 
         if (dst_sig)
@@ -601,8 +615,14 @@ static int start_download(struct upd_ksr *k)
     j->name = strdup(f->name);
     r = j->dir && j->name ? upd__ksr_resolve(url, f->name, &j->url) : -ENOMEM;
     for (size_t i = 0; i < u->n_docs; i++) {
-        has_doc |= strcmp(u->docs[i].name, GROUP_DOC) == 0;
-        has_sig |= strcmp(u->docs[i].name, GROUP_SIG) == 0;
+        if (strcmp(u->docs[i].name, GROUP_DOC) == 0 && u->docs[i].size <= BUNDLE_MANIFEST_MAX) {
+            has_doc = true;
+            j->group_size = u->docs[i].size;
+        }
+        if (strcmp(u->docs[i].name, GROUP_SIG) == 0 && u->docs[i].size <= BUNDLE_SIGNATURE_MAX) {
+            has_sig = true;
+            j->group_sig_size = u->docs[i].size;
+        }
     }
     if (r == 0 && has_doc && has_sig) {
         r = upd__ksr_resolve(url, GROUP_DOC, &j->group_url);

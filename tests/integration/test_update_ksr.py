@@ -340,6 +340,29 @@ def test_missed_slot_is_not_caught_up(pki, ksr_dir, ksr, start_connector, data_d
     assert c2.proc.poll() is None
 
 
+def test_ksr_firmware_group_is_adopted_and_checked_at_install(pki, ksr_dir, ksr, start_connector,
+                                                              data_dir):
+    make_bundle(pki, ksr_dir / "konnektord-3.5.0.kbundle")
+    group = {"format": 1, "firmware_group_id": "KONND-G", "product_vendor_id": "KONND",
+             "product_code": "konnektd", "hw_version": "1.0.0", "firmware_group_version": "2",
+             "created": "2026-11-01", "release_notes": "", "fw_versions": ["0.1.0", "3.6.0"]}
+    (ksr_dir / "group.json").write_text(json.dumps(group))
+    res = konctl_local("bundle", "sign-group", str(ksr_dir / "group.json"), "--key",
+                       str(pki / "signer-key.pem"), "--cert", str(pki / "signer-cert.pem"))
+    assert res.returncode == 0, res.stderr
+    trust_vendor(data_dir, pki)
+    s = ksr()
+    c = start_with_ksr(start_connector, s.url)
+    c.konctl("update", "check", check=True)
+    c.konctl("update", "download", check=True)
+    with open(os.path.join(data_dir, "fw", "group.json")) as f:
+        assert json.load(f) == group
+    # 3.5.0 is outside the group the KSR itself published: refused before anything is written.
+    code, body = c.request("POST", "/api/v1/update/install", {"version": "3.5.0"}, timeout=60)
+    assert code == 422 and body["error"]["gematik_code"] == 4185, body
+    assert status(c)["state"] == "idle"
+
+
 def sds_ptv(lan):
     with urllib.request.urlopen(f"http://127.0.0.1:{lan}/connector.sds",
                                 timeout=scaled(10)) as resp:
