@@ -39,7 +39,8 @@ def missing():
 @pytest.mark.skipif(missing() is not None, reason=missing() or "")
 def test_webui_scenario():
     with tempfile.TemporaryDirectory(prefix="konn-browser-") as d:
-        c = integration.Connector(d, integration.free_port())
+        c = integration.Connector(d, integration.free_port(),
+                                  ("--setting", "SECLOG_CAPACITY_MB=16"))
         try:
             c.wait_ready()
             env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
