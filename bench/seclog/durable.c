@@ -5,9 +5,10 @@
  * committing one row per transaction (WAL, synchronous=FULL, busy_timeout).
  *
  * Figures: records acknowledged per second (medians over the rounds), their ratio (target at
- * least 10x), how many records one fdatasync of the log covered on average and how many
- * fdatasyncs per second it issued, against the device's own rate of single-record syncs (one
- * 256-byte pwrite() and fdatasync() at a time into a preallocated file, in the same rounds).
+ * least 10x), how many records one fdatasync of the log covered on average, how many
+ * fdatasyncs per second it issued and the process CPU time per record (all threads), against
+ * the device's own rate of single-record syncs (one 256-byte pwrite() and fdatasync() at a
+ * time into a preallocated file, in the same rounds).
  *
  * Invariants:
  *  1. Each run starts on a fresh log or database and removes it afterwards, untimed.
@@ -55,8 +56,9 @@ static void *producer_main(void *arg)
     return NULL;
 }
 
-/* One run: records/s and records per fdatasync. */
-static int seclog_run(const char *dir, int seconds, double *ret_rate, double *ret_per_sync)
+/* One run: records/s, records per fdatasync and process CPU time per record. */
+static int seclog_run(const char *dir, int seconds, double *ret_rate, double *ret_per_sync,
+                      double *ret_cpu_us)
 {
     struct producer *p = calloc(PRODUCERS, sizeof(*p));
     struct seclog *log = NULL;
@@ -64,6 +66,7 @@ static int seclog_run(const char *dir, int seconds, double *ret_rate, double *re
     atomic_bool stop = false;
     uint64_t total = 0, syncs0, syncs1;
     int64_t t0, t1;
+    double cpu0;
     int r;
 
     if (!p)
@@ -87,6 +90,7 @@ static int seclog_run(const char *dir, int seconds, double *ret_rate, double *re
     }
     (void)pthread_barrier_wait(&start);
     syncs0 = io_calls(IO_OP_FDATASYNC);
+    cpu0 = bench_cpu_s();
     t0 = clock_real_mono_ms();
     (void)sleep((unsigned)seconds);
     atomic_store(&stop, true);
@@ -103,6 +107,7 @@ static int seclog_run(const char *dir, int seconds, double *ret_rate, double *re
         goto out;
     *ret_rate = (double)total * 1000.0 / (double)(t1 - t0);
     *ret_per_sync = syncs1 > syncs0 ? (double)total / (double)(syncs1 - syncs0) : 0;
+    *ret_cpu_us = total > 0 ? (bench_cpu_s() - cpu0) * 1e6 / (double)total : 0;
 out:
     log = seclog_close(log);
     free(p);
@@ -111,7 +116,7 @@ out:
 
 /* Round i: the log, SQLite, then the device's own rate of single-record syncs. */
 static int round_run(const struct bench_opts *o, int i, double *ret_seclog, double *ret_per_sync,
-                     double *ret_sqlite, double *ret_syncs)
+                     double *ret_cpu_us, double *ret_sqlite, double *ret_syncs)
 {
     char name[64];
     char *path;
@@ -119,7 +124,7 @@ static int round_run(const struct bench_opts *o, int i, double *ret_seclog, doub
 
     (void)snprintf(name, sizeof(name), "durable-seclog-%d", i);
     path = bench_path(o->dir, name);
-    r = seclog_run(path, o->seconds, ret_seclog, ret_per_sync);
+    r = seclog_run(path, o->seconds, ret_seclog, ret_per_sync, ret_cpu_us);
     (void)bench_rm_rf(path);
     free(path);
     if (r < 0) {
@@ -150,12 +155,12 @@ static int round_run(const struct bench_opts *o, int i, double *ret_seclog, doub
 int bench_durable(const struct bench_opts *o)
 {
     double a[ROUNDS_MAX], b[ROUNDS_MAX], per_sync[ROUNDS_MAX], syncs[ROUNDS_MAX],
-        log_syncs[ROUNDS_MAX];
+        log_syncs[ROUNDS_MAX], cpu[ROUNDS_MAX];
     double ma, mb, ratio;
     int r = 0;
 
     for (int i = 0; r == 0 && i < o->rounds; i++) {
-        r = round_run(o, i, &a[i], &per_sync[i], &b[i], &syncs[i]);
+        r = round_run(o, i, &a[i], &per_sync[i], &cpu[i], &b[i], &syncs[i]);
         log_syncs[i] = per_sync[i] > 0 ? a[i] / per_sync[i] : 0;
     }
     if (r < 0)
@@ -170,6 +175,7 @@ int bench_durable(const struct bench_opts *o)
                 "records");
     bench_print("seclog_durable_16_syncs", bench_median(log_syncs, (size_t)o->rounds), 0,
                 "syncs/s");
+    bench_print("seclog_durable_16_cpu_per_record", bench_median(cpu, (size_t)o->rounds), 2, "us");
     bench_print("prealloc_sync_rate_256b", bench_median(syncs, (size_t)o->rounds), 0, "syncs/s");
     bench_target("durable_10x_sqlite", ratio >= TARGET_RATIO);
     return 0;

@@ -115,16 +115,15 @@ size_t seclog__queue_room_locked(const struct seclog *log)
 int seclog__queue_push_locked(struct seclog *log, struct seclog__item *it, bool internal)
 {
     size_t limit = internal ? RING_SLOTS : SECLOG__QUEUE_CAP;
-    bool was_empty = log->ring_count == 0;
 
     if (log->ring_count >= limit)
         return -ENOBUFS;
     it->seq = log->next_seq++;
     log->ring[(log->ring_head + log->ring_count) % RING_SLOTS] = *it;
     log->ring_count++;
-    /* The writer sleeps on an empty ring, or while it fills a batch (writer.c): wake it for
-     * the first entry and for a full batch, once each. */
-    if (was_empty || log->ring_count == SECLOG__BATCH_MAX)
+    /* The writer sleeps on an empty ring (signal_at 1: wake it for the first entry), or while
+     * it fills a batch (writer.c: every SECLOG__FILL_CHUNK entries); and for a full batch. */
+    if (log->ring_count == log->signal_at || log->ring_count == SECLOG__BATCH_MAX)
         pthread_cond_signal(&log->work_cond);
     return 0;
 }
@@ -150,12 +149,11 @@ size_t seclog__waiters_settle_locked(struct seclog *log, uint64_t from, uint64_t
         if (!w->done && w->seq >= from && w->seq <= upto) {
             w->done = true;
             w->result = result;
+            pthread_cond_signal(&w->cond);
             n++;
         }
     }
     log->waiters_pending -= n;
-    if (n > 0)
-        pthread_cond_broadcast(&log->durable_cond);
     return n;
 }
 
@@ -208,6 +206,16 @@ out:
     return r;
 }
 
+static pthread_once_t waiter_attr_once = PTHREAD_ONCE_INIT;
+static pthread_condattr_t waiter_attr;
+static bool waiter_attr_ok;
+
+static void waiter_attr_init(void)
+{
+    waiter_attr_ok = pthread_condattr_init(&waiter_attr) == 0 &&
+                     pthread_condattr_setclock(&waiter_attr, CLOCK_MONOTONIC) == 0;
+}
+
 /* An absolute CLOCK_MONOTONIC deadline (the condition variables use that clock) timeout_ms
  * from now. Real time on purpose: a durable wait bounds how long a caller is held, and the
  * virtual clock must not shorten it. */
@@ -229,9 +237,17 @@ int seclog_append_durable(struct seclog *log, const struct seclog_entry *e, int6
 
     if (!log || !e)
         return -EINVAL;
+    (void)pthread_once(&waiter_attr_once, waiter_attr_init);
+    if (!waiter_attr_ok)
+        return -ENOMEM;
     r = seclog__item_encode(log, e, &it);
     if (r < 0)
         return r;
+    r = pthread_cond_init(&w.cond, &waiter_attr);
+    if (r != 0) {
+        free(it.rec);
+        return -r;
+    }
     until = deadline_in(timeout_ms);
     pthread_mutex_lock(&log->lock);
     if (log->cmd_stop) {
@@ -248,11 +264,12 @@ int seclog_append_durable(struct seclog *log, const struct seclog_entry *e, int6
     it.rec = NULL;
     w.next = log->waiters;
     log->waiters = &w;
-    /* A writer gathering a group for one fdatasync waits for this many (writer.c). */
+    log->waiter_seq_max = w.seq; /* a batch holding it closes at once (writer.c) */
+    /* A writer filling a batch is woken by a durable push (writer.c). */
     if (++log->waiters_pending >= log->gc_signal_at)
         pthread_cond_signal(&log->work_cond);
     while (!w.done) {
-        if (pthread_cond_timedwait(&log->durable_cond, &log->lock, &until) == ETIMEDOUT && !w.done)
+        if (pthread_cond_timedwait(&w.cond, &log->lock, &until) == ETIMEDOUT && !w.done)
             break;
     }
     r = w.done ? w.result : -ETIMEDOUT;
@@ -268,6 +285,7 @@ int seclog_append_durable(struct seclog *log, const struct seclog_entry *e, int6
         pthread_cond_broadcast(&log->durable_cond); /* seclog_close waits for us to leave */
 unlock:
     pthread_mutex_unlock(&log->lock);
+    pthread_cond_destroy(&w.cond);
     free(it.rec);
     if (r == 0 && ret_seq)
         *ret_seq = w.seq;

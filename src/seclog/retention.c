@@ -33,9 +33,10 @@
  *  6. Outside eviction, a file is unlinked only after the record naming it is durable, and
  *     files are unlinked oldest first: what a crash leaves of the trash is a head.
  *
- * Threads: the seclog__segs_* functions take the lock. Everything else runs on the writer
- * thread (or in seclog_open before it starts). The list and the trash are modified only by
- * the writer, so the writer reads them without the lock; every change takes it. */
+ * Threads: the seclog__segs_* functions take the lock (the *_locked one expects it: the syncer
+ * publishes the tail with it). Everything else runs on the writer thread (or in seclog_open
+ * before it starts). The list and the trash are modified only by the writer, so the writer
+ * reads them without the lock; every change takes it. */
 #include "seclog/seclog_internal.h"
 
 #include <errno.h>
@@ -96,6 +97,21 @@ static struct seclog__seg_ref *ref_of_locked(struct seclog *log, const struct se
         if (log->segs[i - 1].seg == seg)
             return &log->segs[i - 1];
     return NULL;
+}
+
+void seclog__segs_view(const struct seclog__segment *seg, bool closed,
+                       struct seclog__view_segment *ret)
+{
+    pub_fill(ret, seg, closed);
+}
+
+void seclog__segs_publish_view_locked(struct seclog *log, const struct seclog__segment *seg,
+                                      const struct seclog__view_segment *pub)
+{
+    struct seclog__seg_ref *ref = ref_of_locked(log, seg);
+
+    if (ref)
+        ref->pub = *pub;
 }
 
 void seclog__segs_publish(struct seclog *log, const struct seclog__segment *seg, bool closed)

@@ -270,7 +270,8 @@ int seclog_open(const struct seclog_config *cfg, struct seclog **ret_log)
     log = calloc(1, sizeof(*log));
     if (!log)
         return -ENOMEM;
-    log->gc_signal_at = SIZE_MAX; /* no writer gathering a group yet */
+    log->gc_signal_at = SIZE_MAX; /* no writer filling a batch yet */
+    log->signal_at = 1;           /* the writer waits on an empty ring */
     r = config_apply(log, cfg);
     if (r == 0)
         r = locks_init(log);

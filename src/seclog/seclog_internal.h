@@ -273,12 +273,13 @@ int seclog__verification_key_parse(const char *text, uint64_t *ret_epoch0, int64
 #define SECLOG__BATCH_MAX 256    /* entries per group commit: one fdatasync (1c: ~450k rec/s) */
 #define SECLOG__IDLE_MS 20       /* longest the writer sleeps: the power-loss window, in ms */
 /* Batch filling (writer.c, "group commit"). In a burst (the last batch had more than one
- * entry), entries nobody waits for are taken once the queue holds a full batch, has stopped
- * growing for FILL_GROW_US, or waited SECLOG__IDLE_MS; a lone entry goes at once. With
- * durable waiters the writer waits at most GC_WINDOW_US for as many of them as its last
- * batch acknowledged (PostgreSQL's commit_delay, but adaptive). */
+ * entry), the writer stages entries as they arrive and closes the batch once it holds
+ * SECLOG__BATCH_MAX, the queue has stopped growing for FILL_GROW_US, or SECLOG__IDLE_MS
+ * passed; a lone entry goes at once, and so does a batch holding an entry a durable producer
+ * waits for. Producers wake a filling writer every FILL_CHUNK entries. The fdatasync runs on
+ * the syncer thread, while the writer writes the next batch (the sync pipeline). */
 #define SECLOG__FILL_GROW_US 1000
-#define SECLOG__GC_WINDOW_US 100
+#define SECLOG__FILL_CHUNK 64
 #define SECLOG__STAGE_BYTES (128u * 1024) /* a batch gathered for one pwrite: 256 x 512 bytes */
 #define SECLOG__BACKOFF_MIN_MS 100        /* first retry after a write error, doubling ... */
 #define SECLOG__BACKOFF_MAX_MS 5000       /* ... up to this, so a dead disk costs no CPU */
@@ -320,11 +321,22 @@ struct seclog__stage_mark {
     uint8_t seg_last_hash[SECLOG__HASH_BYTES];
 };
 
+/* What the writer asks the syncer to make durable: everything written to seg up to upto,
+ * with seg's published view as it stood then (the writer goes on changing seg). */
+struct seclog__sync_want {
+    bool pending; /* set by the writer, taken by the syncer */
+    struct seclog__segment *seg;
+    int fd;
+    uint64_t upto;
+    struct seclog__view_segment pub;
+};
+
 /* A durable append waiting for its batch; lives on the waiting thread's stack. */
 struct seclog__waiter {
     uint64_t seq;
     int result; /* valid once done: 0 durable, -EIO possibly lost */
     bool done;
+    pthread_cond_t cond; /* signalled when settled: only the producers settled wake */
     struct seclog__waiter *next;
 };
 
@@ -374,7 +386,7 @@ struct seclog {
 
     pthread_mutex_t lock;
     pthread_cond_t work_cond;    /* the writer waits here for entries and commands */
-    pthread_cond_t durable_cond; /* durable appends wait here */
+    pthread_cond_t durable_cond; /* seclog_close waits here for durable appends to leave */
 
     /* Under lock. */
     struct seclog__item *ring; /* SECLOG__QUEUE_CAP + SECLOG__QUEUE_SPARE slots */
@@ -383,9 +395,10 @@ struct seclog {
     struct seclog__fold_slot fold[SECLOG__FOLD_SLOTS];
     uint64_t folded, dropped, dropped_reported;
     struct seclog__waiter *waiters;
-    size_t waiters_pending; /* waiters not settled yet */
-    size_t gc_expect;       /* waiters the last batch acknowledged: the next group's size */
-    size_t gc_signal_at;    /* a durable push that makes waiters_pending this wakes the writer */
+    size_t waiters_pending;  /* waiters not settled yet */
+    uint64_t waiter_seq_max; /* the highest seq a durable producer waits (or waited) for */
+    size_t gc_signal_at;     /* a durable push that makes waiters_pending this wakes the writer */
+    size_t signal_at;        /* a push that makes ring_count this wakes the writer (1: empty) */
     struct seclog__seg_ref *segs; /* oldest first; the last is w_tail when that is set */
     size_t n_segs, segs_cap;
     struct seclog__trash *trash; /* dropped, oldest first; files still on disk */
@@ -398,6 +411,21 @@ struct seclog {
     bool writable;
     int last_error;
     uint64_t overflow_events;
+    /* The sync pipeline (writer.c): the writer posts what it wrote, the syncer fdatasyncs it
+     * and publishes it as durable while the writer writes the next batch. */
+    struct seclog__sync_want sync_want;
+    uint64_t sync_done_seq; /* upto of the syncer's last fdatasync that returned 0 */
+    int sync_err;           /* a failed fdatasync the writer has not handled: the syncer waits */
+    bool sync_running;      /* the syncer is in an fdatasync (or the test hook) */
+    bool sync_paused;       /* the writer syncs the tail itself (closing it) */
+    bool sync_stop;
+    bool sync_writer_waits; /* the writer waits for the syncer: signal work_cond */
+    size_t sync_expect;     /* durable producers active at the last sync: the next group */
+    int64_t sync_us;        /* moving average of the syncer's fdatasync, in microseconds */
+    /* Tests only: the syncer calls this (without the lock) before each fdatasync, with the last
+     * entry it covers. */
+    void (*sync_hook)(struct seclog *log, uint64_t upto, void *arg);
+    void *sync_hook_arg;
 
     /* Writer thread only (and seclog_open/seclog_close while no writer runs). */
     struct seclog__segment *w_tail; /* NULL: the next record creates a segment */
@@ -410,6 +438,7 @@ struct seclog {
     size_t w_batch_n, w_batch_pos;
     int64_t w_backoff_ms;
     bool w_fill_burst; /* the last batch had more than one entry: the next may wait to fill */
+    int w_fill_err;    /* staging while filling failed: batch_write returns it */
     uint8_t *w_stage;  /* SECLOG__STAGE_BYTES: the batch's records for one pwrite at data_end */
     size_t w_stage_len;
     struct seclog__stage_mark w_mark;
@@ -418,12 +447,20 @@ struct seclog {
     struct seclog__sealer w_seal;
     pthread_t writer;
     bool writer_running;
+    pthread_cond_t sync_cond; /* the syncer waits here for a want (writer_start/_stop) */
+    pthread_t syncer;
 };
 
 /* retention.c: the segment list. Each takes the lock; called by the writer (or open). */
 int seclog__segs_add(struct seclog *log, struct seclog__segment *seg);
 /* Publishes seg's fields as durable (after a sync or a close) and, if closed, marks it so. */
 void seclog__segs_publish(struct seclog *log, const struct seclog__segment *seg, bool closed);
+/* seg's fields as readers may see them once they are durable. */
+void seclog__segs_view(const struct seclog__segment *seg, bool closed,
+                       struct seclog__view_segment *ret);
+/* Under lock: publishes pub (from seclog__segs_view) as seg's durable view. */
+void seclog__segs_publish_view_locked(struct seclog *log, const struct seclog__segment *seg,
+                                      const struct seclog__view_segment *pub);
 /* Marks seg closed without publishing more of it (abandoned after a failed sync). */
 void seclog__segs_abandon(struct seclog *log, const struct seclog__segment *seg);
 /* Test only: stops the writer without writing what is queued and without footers, as a

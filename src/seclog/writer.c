@@ -1,46 +1,57 @@
-/* writer: the one thread per log that does file I/O. It takes batches from the queue, chains
- * and appends them to the tail segment, seals each batch, syncs once per batch (group
- * commit), publishes what is durable and tells the loop when the status changed.
+/* writer: the two threads per log that do file I/O. The writer takes batches from the queue,
+ * chains and appends them to the tail segment and seals each batch; the syncer fdatasyncs
+ * what the writer has written and publishes it as durable, while the writer goes on with the
+ * next batch (the sync pipeline). The writer tells the loop when the status changed.
  *
  * One cycle (writer_main):
  *
- *     wait: entries, a command, SECLOG__IDLE_MS passed (or the back-off after an error)
+ *     wait: entries, a command, a failed sync, SECLOG__IDLE_MS passed (or the back-off)
+ *       -> what the syncer did: a failed fdatasync settles its entries as lost (sync_collect)
  *       -> fold windows that passed become summaries     (seclog__fold_flush)
  *       -> drops since the last report: LOG/DROPPED       (report_drops)
  *       -> retention command: drop logically              (seclog__retention_apply)
- *       -> fill: let the batch grow (group commit)        (fill_wait_locked)
- *            until a full batch; with durable waiters until as many as the last batch
- *            acknowledged, at most SECLOG__GC_WINDOW_US; without, in a burst only, until
- *            the queue stopped growing (1 ms) or 20 ms passed
- *       -> batch: take <= SECLOG__BATCH_MAX entries, or keep the one that failed
- *            per entry: rotate if needed (tail_ready), chain, stage    (write_entry)
- *            seal (seal_write), one pwrite (stage_flush), fdatasync    (batch_write)
- *            ok: publish durable, settle waiters                       (publish_durable)
- *            fdatasync failed: batch final, -EIO, new segment          (settle_lost)
- *            write/create failed: not writable, keep batch, back off   (after_write)
+ *       -> fill: take entries and stage them as they come (batch_fill_locked)
+ *            closes at a full batch, at once when a durable producer waits for one of its
+ *            entries or for a lone entry; in a burst when the queue stopped growing for 1 ms
+ *            or after 20 ms
+ *       -> batch: per entry not staged yet: rotate if needed (tail_ready), chain, stage
+ *            (write_entry); seal (seal_write), one pwrite (stage_flush), then post the
+ *            tail up to the last entry to the syncer (sync_post)          (batch_write)
+ *            write/create failed: not writable, keep batch, back off       (after_write)
  *       -> trash whose records are durable: unlink, reserve (seclog__trash_empty)
  *       -> status changed: event_active on the loop                    (notify)
+ *
+ *     syncer (syncer_main): takes the latest post, fdatasync, then under the lock publishes
+ *       the tail's view and durable_seq and settles the waiters up to it; a failure stops it
+ *       until the writer has handled it. Syncs run back to back: everything written while
+ *       one is in flight goes into the next.
  *
  * Invariants:
  *  1. Entries reach the disk in seq order without gaps; w_last_seq/w_last_hash are the chain
  *     as written. A failed append is retried at the same entry, never skipped.
- *  2. An fdatasync failure is final for the entries written since the last good sync
- *     (fsyncgate): their waiters get -EIO, LOG/WRITE_ERROR names them, the segment is closed if
- *     possible or abandoned, and writing continues in a new segment. Never retry-and-ack.
- *  3. A waiter gets 0 only after the fdatasync that covers its entry returned 0.
+ *  2. An fdatasync failure is final (fsyncgate) for every entry written to the tail since the
+ *     last fdatasync of it that returned 0: those the failed sync covered and those written
+ *     while it ran or before the writer learned of it. Their waiters get -EIO, LOG/WRITE_ERROR
+ *     names them (FromSeq..UpToSeq), the segment is closed if possible or abandoned, and
+ *     writing continues in a new segment. Never retry-and-ack.
+ *  3. A waiter gets 0 only after an fdatasync returned 0 that started after its entry's pwrite
+ *     had returned: a post names only entries already written (w_last_seq after the flush).
  *  4. Every segment that holds entries gets a seal after its last entry when seals are on:
  *     room for one is kept with every entry, and the tail is sealed before it is closed.
  *  5. The writer never spins: after an error it waits 100 ms doubling to 5 s.
  *  6. Records are staged in w_stage and written with one pwrite at the tail's data_end (the
- *     stage is flushed before the tail closes and before any sync). The stage is empty
- *     outside batch_write and tail_close; a failed flush returns the chain, the tail's fields
+ *     stage is flushed before the tail closes and before any post). The stage is empty outside
+ *     filling, batch_write and tail_close; a failed flush returns the chain, the tail's fields
  *     and the batch position to w_mark, as if nothing had been staged (invariant 1).
- *  7. The group-commit wait is bounded: SECLOG__GC_WINDOW_US with durable waiters,
- *     SECLOG__IDLE_MS without; a command, a full batch or a stop ends it at once.
+ *  7. Filling is bounded: SECLOG__IDLE_MS at most; a command, a full batch, a durable
+ *     producer's entry, a failed sync or a stop ends it at once.
+ *  8. At most one fdatasync is in flight, always of the current tail: before the writer
+ *     closes the tail (rotation, retention, a failed sync) it waits for it and pauses the
+ *     syncer (sync_quiesce), so the syncer never touches a segment the writer closes.
  *
- * Threads: everything here runs on the writer thread, except seclog__writer_start/_stop
+ * Threads: the writer runs everything here except syncer_main and seclog__writer_start/_stop
  * (the thread calling seclog_open/seclog_close). w_* fields are the writer's alone; shared
- * fields are touched under log->lock. */
+ * fields, sync_* included, are touched under log->lock. */
 #include "seclog/seclog_internal.h"
 
 #include <errno.h>
@@ -60,6 +71,13 @@ static struct timespec deadline_in(int64_t ms)
 {
     int64_t at = clock_real_mono_ms() + ms;
     struct timespec ts = {.tv_sec = (time_t)(at / 1000), .tv_nsec = (long)(at % 1000) * 1000000};
+
+    return ts;
+}
+
+static struct timespec deadline_at_us(int64_t at)
+{
+    struct timespec ts = {.tv_sec = (time_t)(at / 1000000), .tv_nsec = (long)(at % 1000000) * 1000};
 
     return ts;
 }
@@ -216,17 +234,23 @@ static int seal_write(struct seclog *log)
     return r;
 }
 
-static void publish_durable(struct seclog *log)
+/* Under lock: entries up to upto are durable; readers and their waiters learn it. Returns
+ * how many waiters that acknowledged. */
+static size_t durable_publish_locked(struct seclog *log, uint64_t upto)
 {
     size_t n;
 
-    pthread_mutex_lock(&log->lock);
-    log->durable_seq = log->w_synced_seq;
-    n = seclog__waiters_settle_locked(log, 0, log->w_synced_seq, 0);
-    /* The producers just acknowledged are the group the next batch waits for. */
-    if (n > 0)
-        log->gc_expect = n;
+    log->durable_seq = upto;
+    n = seclog__waiters_settle_locked(log, 0, upto, 0);
     seclog__drop_notes_prune_locked(log);
+    return n;
+}
+
+/* After the writer's own sync (closing a segment). */
+static void publish_durable(struct seclog *log)
+{
+    pthread_mutex_lock(&log->lock);
+    (void)durable_publish_locked(log, log->w_synced_seq);
     pthread_mutex_unlock(&log->lock);
 }
 
@@ -268,6 +292,151 @@ static void settle_lost(struct seclog *log, int err, bool try_close)
                              params, ARRAY_SIZE(params), NULL);
 }
 
+/* ---- the sync pipeline ------------------------------------------------------------------ */
+
+/* Writer, with the stage flushed: the syncer may make the tail durable up to the last entry
+ * written (invariant 3). A post the syncer has not taken yet is replaced: one fdatasync
+ * covers both. */
+static void sync_post(struct seclog *log)
+{
+    struct seclog__segment *t = log->w_tail;
+    struct seclog__sync_want *w = &log->sync_want;
+
+    pthread_mutex_lock(&log->lock);
+    w->pending = true;
+    w->seg = t;
+    w->fd = t->fd;
+    w->upto = log->w_last_seq;
+    seclog__segs_view(t, false, &w->pub);
+    if (!log->sync_running)
+        pthread_cond_signal(&log->sync_cond);
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* Writer, with the stage empty: takes what the syncer did. A failed fdatasync is final for
+ * every entry written since the last good one (invariant 2); the syncer waits meanwhile, so
+ * the tail is the writer's alone. */
+static void sync_collect(struct seclog *log)
+{
+    uint64_t done;
+    int err;
+
+    pthread_mutex_lock(&log->lock);
+    done = log->sync_done_seq;
+    err = log->sync_err;
+    pthread_mutex_unlock(&log->lock);
+    if (done > log->w_synced_seq)
+        log->w_synced_seq = done;
+    if (err == 0)
+        return;
+    if (log->w_tail)
+        settle_lost(log, err, true);
+    pthread_mutex_lock(&log->lock);
+    log->sync_want.pending = false; /* a post for the tail just given up */
+    log->sync_err = 0;
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* Under lock: the writer waits until cond_fn is false; the syncer signals work_cond when one
+ * of its syncs ends while sync_writer_waits. */
+static void sync_wait_locked(struct seclog *log, bool (*cond_fn)(const struct seclog *log))
+{
+    log->sync_writer_waits = true;
+    while (cond_fn(log))
+        pthread_cond_wait(&log->work_cond, &log->lock);
+    log->sync_writer_waits = false;
+}
+
+static bool sync_in_flight(const struct seclog *log)
+{
+    return log->sync_running;
+}
+
+static bool sync_unfinished(const struct seclog *log)
+{
+    return (log->sync_want.pending || log->sync_running) && log->sync_err == 0 && !log->sync_stop;
+}
+
+/* Writer, with the stage empty (invariant 8): no fdatasync in flight afterwards, none starts
+ * until sync_resume, and what the syncer did is collected (it may have given up the tail). */
+static void sync_quiesce(struct seclog *log)
+{
+    pthread_mutex_lock(&log->lock);
+    log->sync_paused = true;
+    log->sync_want.pending = false; /* the writer syncs what it covered itself */
+    sync_wait_locked(log, sync_in_flight);
+    pthread_mutex_unlock(&log->lock);
+    sync_collect(log);
+}
+
+static void sync_resume(struct seclog *log)
+{
+    pthread_mutex_lock(&log->lock);
+    log->sync_paused = false;
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* Writer, closing: waits until everything posted is synced (or failed), then collects. */
+static void sync_finish(struct seclog *log)
+{
+    pthread_mutex_lock(&log->lock);
+    sync_wait_locked(log, sync_unfinished);
+    pthread_mutex_unlock(&log->lock);
+    sync_collect(log);
+}
+
+static bool syncer_may_start_locked(const struct seclog *log)
+{
+    return log->sync_want.pending && !log->sync_paused && log->sync_err == 0;
+}
+
+static void *syncer_main(void *arg)
+{
+    struct seclog *log = arg;
+
+    pthread_mutex_lock(&log->lock);
+    for (;;) {
+        void (*hook)(struct seclog * log, uint64_t upto, void *arg);
+        struct seclog__sync_want w;
+        int64_t t0, t1;
+        void *hook_arg;
+        int r;
+
+        while (!log->sync_stop && !syncer_may_start_locked(log))
+            pthread_cond_wait(&log->sync_cond, &log->lock);
+        if (log->sync_stop)
+            break;
+        w = log->sync_want;
+        log->sync_want.pending = false;
+        log->sync_running = true;
+        hook = log->sync_hook;
+        hook_arg = log->sync_hook_arg;
+        pthread_mutex_unlock(&log->lock);
+        if (hook)
+            hook(log, w.upto, hook_arg);
+        t0 = clock_real_mono_us();
+        r = io_fdatasync(w.fd);
+        t1 = clock_real_mono_us();
+        pthread_mutex_lock(&log->lock);
+        log->sync_running = false;
+        log->sync_us = log->sync_us ? (3 * log->sync_us + (t1 - t0)) / 4 : t1 - t0;
+        if (r == 0) {
+            log->sync_done_seq = w.upto;
+            seclog__segs_publish_view_locked(log, w.seg, &w.pub);
+            /* Those it acknowledged come back; with those still waiting they are the group
+             * the writer gathers next (batch_fill_locked). */
+            log->sync_expect = durable_publish_locked(log, w.upto) + log->waiters_pending;
+        } else {
+            log->sync_err = r;
+        }
+        /* The writer handles a failure, and removes trash that just became due. */
+        if (r < 0 || log->sync_writer_waits || log->n_trash > 0)
+            pthread_cond_signal(&log->work_cond);
+    }
+    pthread_mutex_unlock(&log->lock);
+    return NULL;
+}
+
 int seclog__tail_close(struct seclog *log)
 {
     struct seclog__segment *t = log->w_tail;
@@ -282,6 +451,10 @@ int seclog__tail_close(struct seclog *log)
         stage_discard(log);
         return r;
     }
+    /* The syncer's fdatasync in flight ends first; if it failed, the tail is given up now. */
+    sync_quiesce(log);
+    if (!log->w_tail)
+        goto out;
     /* The records first, then the footer: a footer that cannot be written then costs the
      * segment its footer (the next open scans it), not the entries (invariant 2 is about
      * failed syncs, not failed writes). One more fdatasync per segment. */
@@ -289,7 +462,7 @@ int seclog__tail_close(struct seclog *log)
         r = seclog__segment_sync(t);
         if (r < 0) {
             settle_lost(log, r, true);
-            return 0;
+            goto out;
         }
         log->w_synced_seq = log->w_last_seq;
         seclog__segs_publish(log, t, false);
@@ -298,12 +471,14 @@ int seclog__tail_close(struct seclog *log)
     r = seclog__segment_close(t);
     if (r < 0) {
         settle_lost(log, r, false);
-        return 0;
+        goto out;
     }
     log->w_synced_seq = log->w_last_seq;
     seclog__segs_publish(log, t, true);
     publish_durable(log);
     log->w_tail = NULL;
+out:
+    sync_resume(log);
     return 0;
 }
 
@@ -365,12 +540,28 @@ static void batch_free(struct seclog *log)
     log->w_batch_pos = 0;
 }
 
-/* Writes the batch from where it stopped. A negative return is retryable and keeps the
- * batch; a failed sync is final (settled inside) and returns 0. */
+/* Stages the batch's taken entries (filling): a failure is kept for batch_write. */
+static void batch_stage(struct seclog *log)
+{
+    while (log->w_fill_err == 0 && log->w_batch_pos < log->w_batch_n) {
+        int r = write_entry(log, &log->w_batch[log->w_batch_pos]);
+
+        if (r < 0)
+            log->w_fill_err = r;
+        else
+            log->w_batch_pos++;
+    }
+}
+
+/* Writes the batch from where it stopped and posts it to the syncer. A negative return is
+ * retryable and keeps the batch. */
 static int batch_write(struct seclog *log)
 {
-    int r;
+    int r = log->w_fill_err;
 
+    log->w_fill_err = 0;
+    if (r < 0)
+        goto fail;
     while (log->w_batch_pos < log->w_batch_n) {
         r = write_entry(log, &log->w_batch[log->w_batch_pos]);
         if (r < 0)
@@ -382,16 +573,8 @@ static int batch_write(struct seclog *log)
         r = stage_flush(log);
     if (r < 0)
         goto fail;
-    if (log->w_tail) {
-        r = seclog__segment_sync(log->w_tail);
-        if (r < 0) {
-            settle_lost(log, r, true);
-        } else {
-            log->w_synced_seq = log->w_last_seq;
-            seclog__segs_publish(log, log->w_tail, false);
-            publish_durable(log);
-        }
-    }
+    if (log->w_tail)
+        sync_post(log);
     batch_free(log);
     return 0;
 fail:
@@ -481,68 +664,78 @@ static void wait_for_work_locked(struct seclog *log)
             (void)pthread_cond_timedwait(&log->work_cond, &log->lock, &until);
         return;
     }
-    if (log->ring_count > 0 || log->cmd_stop || log->cmd_retention ||
+    if (log->ring_count > 0 || log->cmd_stop || log->cmd_retention || log->sync_err != 0 ||
         seclog__trash_is_ready_locked(log))
         return;
     until = deadline_in(SECLOG__IDLE_MS);
     (void)pthread_cond_timedwait(&log->work_cond, &log->lock, &until);
 }
 
-static struct timespec deadline_at_us(int64_t at)
+/* Under lock: how long the writer waits for a group of durable producers: half an
+ * fdatasync, at most SECLOG__FILL_GROW_US. When fdatasync is long against the producers'
+ * turnaround (a busy disk) the group gathers in one sync; when it is short, syncs run back to
+ * back, each with whoever was written during the one before. */
+static int64_t gather_us_locked(const struct seclog *log)
 {
-    struct timespec ts = {.tv_sec = (time_t)(at / 1000000), .tv_nsec = (long)(at % 1000000) * 1000};
-
-    return ts;
+    return log->sync_us / 2 < SECLOG__FILL_GROW_US ? log->sync_us / 2 : SECLOG__FILL_GROW_US;
 }
 
-/* Under lock, with entries queued and no batch kept: lets the batch grow (invariant 7). Each
- * fdatasync costs about as much for 1 entry as for 256, so waiting a little for the rest of
- * a burst, or for the rest of a group of durable producers, multiplies what one sync
- * acknowledges. Producers wake the writer when the batch is full and when the group is
- * complete (queue.c). */
-static void fill_wait_locked(struct seclog *log)
+/* Under lock, with no batch kept: takes queued entries into the batch and, while more may
+ * come, stages them (hash, chain, copy into the stage) with the lock released, so that the
+ * writer's work overlaps the producers' and only the seal and one pwrite are left when the
+ * batch closes (invariant 7). A batch closes at SECLOG__BATCH_MAX, on a command or a failed
+ * sync, and for a lone entry after a quiet spell at once. With a durable producer's entry in
+ * it, it closes once every producer the last sync found active (sync_expect) waits again
+ * (group commit; those whose entries are in flight count, so two groups alternate without
+ * delay), or after gather_us_locked. Without, in a burst, when the queue has not grown for
+ * SECLOG__FILL_GROW_US or after SECLOG__IDLE_MS. Producers wake a waiting writer every
+ * SECLOG__FILL_CHUNK entries, and with the durable push that completes the group (queue.c). */
+static void batch_fill_locked(struct seclog *log)
 {
-    int64_t start = clock_real_mono_us(), gc_end = 0, grow_end = start + SECLOG__FILL_GROW_US;
-    int64_t idle_end = start + SECLOG__IDLE_MS * 1000LL;
-    size_t seen = log->ring_count;
+    int64_t start = clock_real_mono_us(), grow_end = start + SECLOG__FILL_GROW_US;
+    int64_t idle_end = start + SECLOG__IDLE_MS * 1000LL, gc_end = 0;
 
     for (;;) {
+        size_t room = SECLOG__BATCH_MAX - log->w_batch_n, n, chunk;
         int64_t now, until;
+        bool durable;
         struct timespec ts;
 
-        if (log->ring_count == 0 || log->ring_count >= SECLOG__BATCH_MAX || log->cmd_stop ||
-            log->cmd_retention || log->cmd_crash)
+        n = seclog__queue_take_locked(log, log->w_batch + log->w_batch_n, room);
+        log->w_batch_n += n;
+        if (log->w_batch_n == 0 || log->w_batch_n >= SECLOG__BATCH_MAX || log->cmd_stop ||
+            log->cmd_retention || log->cmd_crash || log->sync_err != 0 || log->w_fill_err != 0)
             break;
         now = clock_real_mono_us();
-        if (log->waiters_pending > 0) {
-            size_t expect = log->gc_expect > 0 ? log->gc_expect : 1;
-
-            if (log->waiters_pending >= expect)
-                break;
+        durable = log->waiter_seq_max >= log->w_batch[0].seq;
+        if (durable) {
             if (gc_end == 0)
-                gc_end = now + SECLOG__GC_WINDOW_US;
-            if (now >= gc_end)
+                gc_end = now + gather_us_locked(log);
+            if (log->waiters_pending >= log->sync_expect || now >= gc_end)
                 break;
-            log->gc_signal_at = expect;
-            until = gc_end;
         } else {
-            /* A lone entry after a quiet spell goes at once, as it always did; only a burst
-             * (the last batch had company) waits for the rest of it. */
             if (!log->w_fill_burst || now >= idle_end)
                 break;
-            if (now >= grow_end) {
-                if (log->ring_count == seen)
-                    break; /* the burst is over */
-                seen = log->ring_count;
-                grow_end = now + SECLOG__FILL_GROW_US;
-            }
-            log->gc_signal_at = 1; /* any durable waiter ends this wait */
-            until = grow_end < idle_end ? grow_end : idle_end;
+            if (n == 0 && now >= grow_end)
+                break; /* the burst is over */
         }
+        if (n > 0) {
+            grow_end = now + SECLOG__FILL_GROW_US;
+            pthread_mutex_unlock(&log->lock);
+            batch_stage(log);
+            pthread_mutex_lock(&log->lock);
+            continue; /* take what came meanwhile before waiting */
+        }
+        chunk = SECLOG__BATCH_MAX - log->w_batch_n;
+        log->signal_at = chunk < SECLOG__FILL_CHUNK ? chunk : SECLOG__FILL_CHUNK;
+        /* Durable: the push that completes the group; else any durable push. */
+        log->gc_signal_at = durable ? log->sync_expect : 1;
+        until = durable ? gc_end : grow_end < idle_end ? grow_end : idle_end;
         ts = deadline_at_us(until);
         (void)pthread_cond_timedwait(&log->work_cond, &log->lock, &ts);
+        log->signal_at = 1;
+        log->gc_signal_at = SIZE_MAX;
     }
-    log->gc_signal_at = SIZE_MAX;
 }
 
 static void *writer_main(void *arg)
@@ -564,6 +757,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&log->lock);
         if (crash)
             break;
+        sync_collect(log);
         seclog__fold_flush(log, stop);
         report_drops(log);
         if (retention) {
@@ -572,11 +766,12 @@ static void *writer_main(void *arg)
             log->w_fill_burst = true;
         }
         if (log->w_batch_n == 0) {
+            log->w_batch_pos = 0;
             pthread_mutex_lock(&log->lock);
             if (log->w_backoff_ms == 0)
-                fill_wait_locked(log);
-            log->w_batch_n = seclog__queue_take_locked(log, log->w_batch, SECLOG__BATCH_MAX);
-            log->w_batch_pos = 0;
+                batch_fill_locked(log);
+            else
+                log->w_batch_n = seclog__queue_take_locked(log, log->w_batch, SECLOG__BATCH_MAX);
             pthread_mutex_unlock(&log->lock);
             log->w_fill_burst = log->w_batch_n > 1;
         }
@@ -593,6 +788,8 @@ static void *writer_main(void *arg)
         notify(log);
         if (!stop)
             continue;
+        /* What is posted is synced before the writer leaves; a failure queues its record. */
+        sync_finish(log);
         pthread_mutex_lock(&log->lock);
         drained = log->ring_count == 0 && log->w_batch_n == 0;
         pthread_mutex_unlock(&log->lock);
@@ -601,6 +798,16 @@ static void *writer_main(void *arg)
             break;
     }
     return NULL;
+}
+
+static void syncer_stop(struct seclog *log)
+{
+    pthread_mutex_lock(&log->lock);
+    log->sync_stop = true;
+    pthread_cond_signal(&log->sync_cond);
+    pthread_mutex_unlock(&log->lock);
+    (void)pthread_join(log->syncer, NULL);
+    pthread_cond_destroy(&log->sync_cond);
 }
 
 int seclog__writer_start(struct seclog *log)
@@ -614,13 +821,26 @@ int seclog__writer_start(struct seclog *log)
         return -ENOMEM;
     /* Without a reusable context each record makes its own: slower, still correct. */
     (void)seclog__hasher_init(&log->w_hasher);
-    r = pthread_create(&log->writer, NULL, writer_main, log);
+    log->sync_done_seq = log->w_synced_seq;
+    r = pthread_cond_init(&log->sync_cond, NULL);
     if (r != 0)
         return -r;
+    r = pthread_create(&log->syncer, NULL, syncer_main, log);
+    if (r != 0) {
+        pthread_cond_destroy(&log->sync_cond);
+        return -r;
+    }
+    r = pthread_create(&log->writer, NULL, writer_main, log);
+    if (r != 0) {
+        syncer_stop(log);
+        return -r;
+    }
     log->writer_running = true;
     return 0;
 }
 
+/* The writer first (it drains, or stops at once), then the syncer: an fdatasync in flight
+ * ends, a post not taken yet is dropped (its waiters get -EIO from seclog_close). */
 void seclog__writer_stop(struct seclog *log, bool crash)
 {
     if (!log->writer_running)
@@ -631,5 +851,6 @@ void seclog__writer_stop(struct seclog *log, bool crash)
     pthread_cond_signal(&log->work_cond);
     pthread_mutex_unlock(&log->lock);
     (void)pthread_join(log->writer, NULL);
+    syncer_stop(log);
     log->writer_running = false;
 }

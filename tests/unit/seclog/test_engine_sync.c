@@ -1,0 +1,317 @@
+/* Unit tests for the sync pipeline of the seclog engine (writer.c): the syncer's fdatasync
+ * runs while the writer writes the next batch. A gate in the syncer's test hook holds each
+ * fdatasync before it starts, so the tests decide what is written while a sync is in flight:
+ * a waiter is acknowledged only by a sync that started after its entry was written, and a
+ * failed fdatasync fails exactly the entries written since the last good one. */
+#include "engine_test.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#define GATE_SYNCS 16
+
+/* Holds the syncer before each fdatasync until the test releases it (or opens the gate). */
+struct gate {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    unsigned entered, released;
+    bool open;
+    uint64_t upto[GATE_SYNCS]; /* the last entry each sync covers */
+};
+
+static struct gate gate = {.m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER};
+
+static void gate_hook(struct seclog *log, uint64_t upto, void *arg)
+{
+    struct gate *g = arg;
+
+    pthread_mutex_lock(&g->m);
+    if (g->entered < GATE_SYNCS)
+        g->upto[g->entered] = upto;
+    g->entered++;
+    pthread_cond_broadcast(&g->c);
+    while (!g->open && g->released < g->entered)
+        pthread_cond_wait(&g->c, &g->m);
+    pthread_mutex_unlock(&g->m);
+}
+
+static void gate_install(struct seclog *log)
+{
+    pthread_mutex_lock(&gate.m);
+    gate.entered = gate.released = 0;
+    gate.open = false;
+    pthread_mutex_unlock(&gate.m);
+    pthread_mutex_lock(&log->lock);
+    log->sync_hook = gate_hook;
+    log->sync_hook_arg = &gate;
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* Lets every sync through from now on. */
+static void gate_open(void)
+{
+    pthread_mutex_lock(&gate.m);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.c);
+    pthread_mutex_unlock(&gate.m);
+}
+
+static void gate_release_one(void)
+{
+    pthread_mutex_lock(&gate.m);
+    gate.released++;
+    pthread_cond_broadcast(&gate.c);
+    pthread_mutex_unlock(&gate.m);
+}
+
+/* Waits (bounded) until n syncs have reached the gate; returns what the nth covers. */
+static uint64_t gate_wait_entered(unsigned n)
+{
+    int64_t until = clock_real_mono_ms() + TEST_WAIT_MS;
+    uint64_t upto;
+
+    pthread_mutex_lock(&gate.m);
+    while (gate.entered < n && clock_real_mono_ms() < until) {
+        pthread_mutex_unlock(&gate.m);
+        (void)sched_yield();
+        pthread_mutex_lock(&gate.m);
+    }
+    assert_true(gate.entered >= n);
+    upto = gate.upto[n - 1];
+    pthread_mutex_unlock(&gate.m);
+    return upto;
+}
+
+/* Waits (bounded) until the writer has written an entry and posted it while the syncer is
+ * held; returns the last entry written. */
+static uint64_t wait_posted(struct seclog *log, uint64_t after)
+{
+    int64_t until = clock_real_mono_ms() + TEST_WAIT_MS;
+    uint64_t upto = 0;
+    bool pending = false;
+
+    for (;;) {
+        pthread_mutex_lock(&log->lock);
+        pending = log->sync_want.pending;
+        upto = log->sync_want.upto;
+        pthread_mutex_unlock(&log->lock);
+        if ((pending && upto > after) || clock_real_mono_ms() >= until)
+            break;
+        (void)sched_yield();
+    }
+    assert_true(pending);
+    assert_true(upto > after);
+    return upto;
+}
+
+/* Waits (bounded) until the writer waits for the sync in flight in order to close the tail. */
+static void wait_quiescing(struct seclog *log)
+{
+    int64_t until = clock_real_mono_ms() + TEST_WAIT_MS;
+    bool waits = false;
+
+    for (;;) {
+        pthread_mutex_lock(&log->lock);
+        waits = log->sync_paused && log->sync_writer_waits && log->sync_running;
+        pthread_mutex_unlock(&log->lock);
+        if (waits || clock_real_mono_ms() >= until)
+            break;
+        (void)sched_yield();
+    }
+    assert_true(waits);
+}
+
+/* A producer thread making one durable append. */
+struct producer {
+    pthread_t thread;
+    struct seclog *log;
+    const char *topic;
+    uint64_t seq;
+    int result;
+    atomic_bool done;
+};
+
+static void *producer_main(void *arg)
+{
+    struct producer *p = arg;
+    struct seclog_entry e = {.topic = p->topic};
+
+    p->result = seclog_append_durable(p->log, &e, TEST_WAIT_MS, &p->seq);
+    atomic_store(&p->done, true);
+    return NULL;
+}
+
+static void producer_start(struct producer *p, struct seclog *log, const char *topic)
+{
+    memset(p, 0, sizeof(*p));
+    p->log = log;
+    p->topic = topic;
+    assert_int_equal(pthread_create(&p->thread, NULL, producer_main, p), 0);
+}
+
+static void producer_join(struct producer *p)
+{
+    assert_int_equal(pthread_join(p->thread, NULL), 0);
+}
+
+static void hook_remove(struct seclog *log)
+{
+    gate_open();
+    pthread_mutex_lock(&log->lock);
+    log->sync_hook = NULL;
+    pthread_mutex_unlock(&log->lock);
+}
+
+static void a_waiter_is_not_acknowledged_by_a_sync_that_started_before_its_write(void **state)
+{
+    struct fx *fx = *state;
+    struct producer a, b;
+    struct seclog_status st;
+    uint64_t before, sync1, sync2, written;
+
+    fx_open(fx);
+    before = fx_mark(fx); /* the writer and the syncer are idle now */
+    gate_install(fx->log);
+    producer_start(&a, fx->log, "TEST/A");
+    sync1 = gate_wait_entered(1); /* sync 1 covers A and is held before its fdatasync */
+    assert_int_equal(sync1, before + 1);
+    producer_start(&b, fx->log, "TEST/B");
+    written = wait_posted(fx->log, sync1); /* B is written while sync 1 is in flight */
+    gate_release_one();
+    producer_join(&a);
+    assert_int_equal(a.result, 0);
+    assert_int_equal(a.seq, sync1);
+    /* Sync 1 returned 0, but it started before B was written: B waits for sync 2. */
+    sync2 = gate_wait_entered(2);
+    assert_int_equal(sync2, written);
+    assert_false(atomic_load(&b.done));
+    seclog_status_get(fx->log, &st);
+    assert_int_equal(st.last_durable_seq, sync1);
+    gate_release_one();
+    producer_join(&b);
+    assert_int_equal(b.result, 0);
+    assert_int_equal(b.seq, sync2);
+    hook_remove(fx->log);
+    (void)fx_settle(fx);
+    verify_ok(fx->log, NULL);
+}
+
+static void
+an_fdatasync_error_fails_exactly_the_entries_written_since_the_last_good_one(void **state)
+{
+    struct fx *fx = *state;
+    struct producer a, b, c;
+    struct seclog__view v;
+    const struct rec_item *w;
+    struct rec_list l;
+    uint64_t before, sync1, sync2, seq_c;
+
+    fx_open(fx);
+    before = fx_mark(fx);
+    gate_install(fx->log);
+    producer_start(&a, fx->log, "TEST/A");
+    sync1 = gate_wait_entered(1);
+    producer_start(&b, fx->log, "TEST/B");
+    (void)wait_posted(fx->log, sync1);
+    gate_release_one(); /* sync 1 (A) succeeds */
+    producer_join(&a);
+    assert_int_equal(a.result, 0);
+    sync2 = gate_wait_entered(2); /* sync 2 covers B, held */
+    assert_true(sync2 > sync1);
+    producer_start(&c, fx->log, "TEST/C");
+    seq_c = wait_posted(fx->log, sync2);  /* C is written while sync 2 is in flight */
+    io_fault_at(IO_OP_FDATASYNC, 1, EIO); /* sync 2's fdatasync fails */
+    gate_open();
+    producer_join(&b);
+    producer_join(&c);
+    /* The failure covers B (in the failed sync) and C (written since the last good sync);
+     * A stays acknowledged. */
+    assert_int_equal(b.result, -EIO);
+    assert_int_equal(c.result, -EIO);
+    hook_remove(fx->log);
+    (void)fx_settle(fx);
+    assert_int_equal(seclog__snapshot(fx->log, &v), 0);
+    assert_true(v.n >= 2); /* continued in a new segment */
+    assert_true(v.segs[0].closed);
+    assert_int_equal(v.segs[0].last_seq, sync1); /* readers never see B or C */
+    assert_int_equal(v.segs[1].first_seq, seq_c + 1);
+    seclog__view_done(&v);
+    recs_collect(fx->log, &l);
+    assert_int_equal(recs_count(&l, "TEST/A"), 1);
+    assert_int_equal(recs_count(&l, "TEST/B"), 0);
+    assert_int_equal(recs_count(&l, "TEST/C"), 0);
+    w = recs_find(&l, "LOG/WRITE_ERROR", 0);
+    assert_non_null(w);
+    assert_int_equal(rec_param_u64(w, "FromSeq"), sync1 + 1);
+    assert_int_equal(rec_param_u64(w, "UpToSeq"), seq_c);
+    assert_null(recs_find(&l, "LOG/WRITE_ERROR", 1));
+    recs_free(&l);
+    assert_true(before < sync1);
+    fx_reopen(fx);
+    verify_ok(fx->log, NULL);
+}
+
+/* Rotation while a sync is in flight: the writer waits for it before it closes the tail, and
+ * every acknowledged entry is found in order across the segments. */
+static void rotation_waits_for_the_sync_in_flight(void **state)
+{
+    struct fx *fx = *state;
+    struct producer a;
+    struct seclog_status st;
+    struct rec_list l;
+    uint64_t sync1;
+
+    fx->cfg.capacity_bytes = 64ull * TEST_SEG_BYTES;
+    fx_open(fx);
+    (void)fx_mark(fx);
+    gate_install(fx->log);
+    producer_start(&a, fx->log, "TEST/A");
+    sync1 = gate_wait_entered(1);
+    fx_append_n(fx, "TEST/ROTATE", 150, 1000); /* over two 64 KiB segments */
+    /* The writer waits for sync 1 before it closes the first tail: nothing newer is durable. */
+    wait_quiescing(fx->log);
+    seclog_status_get(fx->log, &st);
+    assert_int_equal(st.last_durable_seq, sync1 - 1);
+    assert_false(atomic_load(&a.done));
+    gate_open();
+    producer_join(&a);
+    assert_int_equal(a.result, 0);
+    assert_int_equal(a.seq, sync1);
+    hook_remove(fx->log);
+    (void)fx_settle(fx);
+    recs_collect(fx->log, &l);
+    assert_int_equal(recs_count(&l, "TEST/A"), 1);
+    assert_int_equal(recs_count(&l, "TEST/ROTATE"), 150);
+    for (size_t i = 1; i < l.n; i++)
+        assert_true(l.v[i].seq > l.v[i - 1].seq);
+    recs_free(&l);
+    verify_ok(fx->log, NULL);
+    fx_reopen(fx);
+    verify_ok(fx->log, NULL);
+}
+
+/* A failed assertion leaves the gate closed: open it, or closing the log waits forever. */
+static int sync_teardown(void **state)
+{
+    gate_open();
+    return fx_teardown(state);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            a_waiter_is_not_acknowledged_by_a_sync_that_started_before_its_write, fx_setup,
+            sync_teardown),
+        cmocka_unit_test_setup_teardown(
+            an_fdatasync_error_fails_exactly_the_entries_written_since_the_last_good_one, fx_setup,
+            sync_teardown),
+        cmocka_unit_test_setup_teardown(rotation_waits_for_the_sync_in_flight, fx_setup,
+                                        sync_teardown),
+    };
+
+    clock_init(CLOCK_MODE_VIRTUAL);
+    log_level_set(LOG_LEVEL_FATAL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
