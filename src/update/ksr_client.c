@@ -74,6 +74,7 @@ struct upd_ksr {
     struct clock_timer *check_timer, *slot_timer;
     int64_t next_check_ms, slot_ms; /* wall times; slot_ms 0 when auto update is off */
     bool auto_run;                  /* the slot's run: install after the download */
+    bool slot_deferred;             /* the slot fired while busy: run it when idle */
     upd_ksr_done_fn done;
     void *done_arg;
 };
@@ -170,6 +171,8 @@ static void publish(struct upd_ksr *k, const char *topic, const struct evt_param
         (void)evt_bus_publish(k->deps.bus, &ev);
 }
 
+static void run_slot(struct upd_ksr *k);
+
 static void finish(struct upd_ksr *k, int code, const char *message)
 {
     upd_ksr_done_fn done = k->done;
@@ -180,6 +183,10 @@ static void finish(struct upd_ksr *k, int code, const char *message)
     k->done_arg = NULL;
     if (done)
         done(code, message, arg);
+    if (k->slot_deferred && k->state == KSR_IDLE && !atomic_load(&k->stop)) {
+        k->slot_deferred = false;
+        run_slot(k);
+    }
 }
 
 /* ---- conditions ------------------------------------------------------------------------- */
@@ -726,7 +733,9 @@ static void on_check_timer(void *arg)
         log_msg(LOG_LEVEL_INFO, "update: the daily KSR check was skipped: %s", strerror(-r));
 }
 
-static void arm_slot(struct upd_ksr *k)
+/* Schedules the first slot strictly after from_ms (now, or the slot that just fired, so that
+ * a timer firing a millisecond early does not schedule the same slot again). */
+static void arm_slot_after(struct upd_ksr *k, int64_t from_ms)
 {
     const char *hhmm = "03:00";
     bool on = false;
@@ -739,28 +748,31 @@ static void arm_slot(struct upd_ksr *k)
     (void)store_setting_get(k->deps.store, "MGM_KSR_AUTO_UPDATE_TIME", &hhmm);
     if (!on || upd_policy_time_parse(hhmm, &minute) < 0)
         return;
-    k->slot_ms = upd_policy_next_slot(now, minute);
+    k->slot_ms = upd_policy_next_slot(from_ms > now ? from_ms : now, minute);
     clock_timer_start(k->slot_timer, k->slot_ms - now);
 }
 
-static void on_slot_timer(void *arg)
+static void arm_slot(struct upd_ksr *k)
 {
-    struct upd_ksr *k = arg;
-    int64_t slot = k->slot_ms, now = clock_now_ms();
+    arm_slot_after(k, clock_now_ms());
+}
+
+/* The slot's run: install the newest update if it is downloaded, else download it first. */
+static void run_slot(struct upd_ksr *k)
+{
     const struct upd_ksr_update *u = newest(k);
     int r = 0;
 
-    arm_slot(k);
-    if (!upd_policy_slot_is_due(slot, now)) {
-        /* A_18391: the clock jumped past the slot; the next day's slot runs instead. */
-        log_msg(LOG_LEVEL_INFO, "update: the automatic update slot was missed; not caught up");
-        return;
-    }
     if (!u)
         return;
     if (upd_paused_get(k->data_dir)) {
         log_msg(LOG_LEVEL_INFO, "update: automatic update of firmware %s skipped: paused",
                 u->fw_version);
+        return;
+    }
+    if (k->state != KSR_IDLE) {
+        /* A check or download is under way: the slot's run follows when it ends. */
+        k->slot_deferred = true;
         return;
     }
     if (is_downloaded(k, u)) {
@@ -776,6 +788,20 @@ static void on_slot_timer(void *arg)
     else
         log_msg(LOG_LEVEL_INFO, "update: automatic update to firmware %s started (A_18390)",
                 u->fw_version);
+}
+
+static void on_slot_timer(void *arg)
+{
+    struct upd_ksr *k = arg;
+    int64_t slot = k->slot_ms, now = clock_now_ms();
+
+    arm_slot_after(k, slot);
+    if (!upd_policy_slot_is_due(slot, now)) {
+        /* A_18391: the clock jumped past the slot; the next day's slot runs instead. */
+        log_msg(LOG_LEVEL_INFO, "update: the automatic update slot was missed; not caught up");
+        return;
+    }
+    run_slot(k);
 }
 
 static void on_setting(const char *name, const char *value, void *arg)

@@ -8,7 +8,9 @@
  * Invariants:
  *  1. upd_policy_next_slot() is strictly after now: a slot that fires schedules the next
  *     day's, never itself again.
- *  2. A slot counts as due only within UPD_POLICY_SLOT_GRACE_MS after its time. A timer that
+ *  2. A slot counts as due only from UPD_POLICY_SLOT_EARLY_MS before (timers run on the
+ *     monotonic clock, which may round a millisecond away from the wall clock) to
+ *     UPD_POLICY_SLOT_GRACE_MS after its time. A timer that
  *     fires later (the wall clock jumped past the slot, or the loop was stalled) runs nothing
  *     and the next day's slot is scheduled: missed slots are not caught up (A_18391). A
  *     daemon that was off during its slot computes the next slot from now, so it too skips.
@@ -54,7 +56,8 @@ int64_t upd_policy_next_slot(int64_t now_ms, int minute_of_day)
 
 bool upd_policy_slot_is_due(int64_t slot_ms, int64_t now_ms)
 {
-    return now_ms >= slot_ms && now_ms - slot_ms <= UPD_POLICY_SLOT_GRACE_MS;
+    return now_ms >= slot_ms - UPD_POLICY_SLOT_EARLY_MS &&
+           now_ms - slot_ms <= UPD_POLICY_SLOT_GRACE_MS;
 }
 
 bool upd_policy_deadline_passed(const char *deadline, int64_t now_ms)

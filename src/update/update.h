@@ -298,6 +298,8 @@ struct upd_ksr_list *upd_ksr_list_free(struct upd_ksr_list *list);
 
 /* A time-of-day slot counts as due this long after its time (ms); later it was missed. */
 #define UPD_POLICY_SLOT_GRACE_MS (60 * 1000)
+/* ... and this long before it: a timer on the monotonic clock may fire a little early. */
+#define UPD_POLICY_SLOT_EARLY_MS 1000
 
 /* "HH:MM" (00:00..23:59) into minutes since midnight. -EINVAL. */
 int upd_policy_time_parse(const char *hhmm, int *ret_minute);
