@@ -57,6 +57,7 @@ bench: build
 	@cd $(BUILD) && ./bench/bench_seclog
 	@/usr/bin/python3 bench/soap/run.py --build $(BUILD)
 	@/usr/bin/python3 bench/update/run.py --build $(BUILD)
+	@/usr/bin/python3 bench/reset/run.py --build $(BUILD)
 
 clean:
 	@rm -rf $(BUILD) $(ASAN_BUILD)

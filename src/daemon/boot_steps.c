@@ -364,6 +364,10 @@ static void on_complete(struct bootup *b, void *arg)
         log_errno(LOG_LEVEL_FATAL, r, "konnektord: cannot listen on '%s'", d->opts.mgmt_addr);
         goto fatal;
     }
+    /* The hidden button (TIP1-A_4820), before the URL tells clients we are up; without it
+     * the API's reset still works. */
+    if (mgmt_server_button_start(d->mgmt) < 0)
+        log_msg(LOG_LEVEL_ERROR, "konnektord: the hidden reset button is not available");
     (void)write_url(d, url);
     led_panel_set_booted(d->leds, true);
     if (d->upd) {

@@ -139,6 +139,11 @@ void mgmt__auth_forget(struct mgmt_auth *a, const char *user)
         memset(e, 0, sizeof(*e));
 }
 
+void mgmt__auth_forget_all(struct mgmt_auth *a)
+{
+    explicit_bzero(a->cache, sizeof(a->cache));
+}
+
 static bool cache_hit(struct mgmt_auth *a, const char *user, const char *password)
 {
     struct cache_entry *e = cache_find(a, user);

@@ -113,6 +113,23 @@ int mgmt_server_start(struct mgmt_server *srv, const char *addr_port, char *ret_
 
 const struct mgmt_deps *mgmt_server_deps(const struct mgmt_server *srv);
 
+/* ---- factory reset: the type plate and the hidden button (TIP1-A_4820) ------------------ */
+
+/* The device's type plate, DATA/identity/type-plate.txt: created at first start with a serial
+ * number and a random reset credential; it survives the factory reset. */
+#define MGMT_RESET_CREDENTIAL_MAX 64
+struct mgmt_type_plate {
+    char product[64];
+    char serial[32];
+    char reset_credential[MGMT_RESET_CREDENTIAL_MAX + 1];
+};
+
+/* Opens the hidden button: the Unix socket DATA/run/button.sock (mode 0600: whoever can use it
+ * stands at the device) on which a factory reset is requested with the type plate's reset
+ * credential, for when no administrator can log in. Creates the type plate if absent. The
+ * socket is removed by mgmt_server_free(). Protocol: docs/factory-reset.md. */
+int mgmt_server_button_start(struct mgmt_server *srv);
+
 /* ---- request (inside a handler) --------------------------------------------------------- */
 
 /* The i-th "*" segment of the route pattern, URL-decoded. NULL if none. */

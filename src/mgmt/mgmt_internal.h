@@ -56,7 +56,105 @@ void mgmt__auth_check(struct mgmt_auth *a, const char *user, const char *passwor
 /* Forgets cached credentials of a user (password change, delete). */
 void mgmt__auth_forget(struct mgmt_auth *a, const char *user);
 
+/* Forgets every cached credential (factory reset: every session ends). */
+void mgmt__auth_forget_all(struct mgmt_auth *a);
+
+/* ---- the first administrator (password.c) ----------------------------------------------- */
+
+#define MGMT__INITIAL_PASSWORD_LEN 20
+
+/* A random initial password and its record. Slow (one derivation): off the loop. */
+int mgmt__initial_password_make(char ret_password[MGMT__INITIAL_PASSWORD_LEN + 1],
+                                char ret_record[STORE_USER_HASH_MAX + 1]);
+/* Writes DATA/initial-admin-password (mode 0600) first, then adds the Super-Administrator
+ * "admin" with record, and prints the password once on stdout. */
+int mgmt__initial_admin_add(struct store *st, const char *data_dir, const char *password,
+                            const char *record);
+
+/* ---- factory reset (reset.c) ------------------------------------------------------------ */
+
+struct mgmt__reset;
+
+/* What a finished reset reports. */
+struct mgmt__reset_report {
+    int64_t duration_ms;      /* from the request to the delivery state, connector monotonic */
+    char password_file[4096]; /* DATA/initial-admin-password */
+};
+
+/* done runs exactly once on the loop when mgmt__reset_run() returned 0: r is 0, or -EIO
+ * (config.db could not be reset: nothing changed), -ENOLINK (the security log could not
+ * record MGM/FACTORYSETTINGS: nothing changed). */
+typedef void (*mgmt__reset_done_fn)(int r, const struct mgmt__reset_report *rep, void *arg);
+
+struct mgmt__reset *mgmt__reset_new(struct mgmt_server *srv);
+struct mgmt__reset *mgmt__reset_free(struct mgmt__reset *rs);
+/* Runs the factory reset (TIP1-A_4820): user and via ("mgmt-api", "button") go into the
+ * MGM/FACTORYSETTINGS entry, written durably before anything is wiped. -EBUSY while another
+ * reset runs, -ENOMEM; then done never runs. */
+int mgmt__reset_run(struct mgmt__reset *rs, const char *user, const char *via,
+                    mgmt__reset_done_fn done, void *arg);
+/* The confirmation step of the API: a new token for user (replacing the previous one),
+ * valid MGMT__RESET_TOKEN_MS of connector time. ret_token holds 33 bytes. */
+#define MGMT__RESET_TOKEN_MS (60 * 1000)
+int mgmt__reset_token_new(struct mgmt__reset *rs, const char *user, char ret_token[33]);
+/* Consumes the token if it is the current one, of user and not expired: 0; else -EINVAL
+ * (wrong) or -ETIME (expired). */
+int mgmt__reset_token_use(struct mgmt__reset *rs, const char *user, const char *token);
+
+/* ---- the backup file (backup.c; docs/backup-format.md) ---------------------------------- */
+
+/* The largest payload (and ciphertext) a backup may hold: a configuration is kilobytes. */
+#define MGMT__BACKUP_MAX (4u * 1024 * 1024)
+/* PBKDF2 iterations the connector writes, and the most a reader accepts. */
+#define MGMT__BACKUP_ITERATIONS 600000u
+#define MGMT__BACKUP_ITERATIONS_MAX 10000000u
+
+/* Who signed a backup, as shown before an import (TIP1-A_4815). */
+struct mgmt__backup_signer {
+    char subject[256];    /* of the signing certificate, OpenSSL one-line form */
+    char fingerprint[97]; /* SHA-256 of that certificate, "AB:CD:..." */
+    int64_t signed_ms;    /* the CMS signingTime, wall ms; 0 if absent */
+};
+
+/* sign + encrypt, and decrypt + verify. Slow by design (PBKDF2): run them off the loop; they
+ * touch only their arguments (thread-safe). Files and payloads are malloc'd for the caller.
+ * Errors: -EINVAL bad argument, -EBADMSG not a well-formed backup (header, lengths, CMS),
+ * -EKEYREJECTED wrong passphrase or changed ciphertext, -EPROTO signature does not verify,
+ * -ENOMEM, -EIO (OpenSSL). max_iterations caps the work a file may ask for. */
+int mgmt__backup_seal(const char *json, size_t len, EVP_PKEY *key, X509 *cert,
+                      const char *passphrase, uint32_t iterations, uint8_t **ret_file,
+                      size_t *ret_len);
+int mgmt__backup_open(const uint8_t *file, size_t len, const char *passphrase,
+                      uint32_t max_iterations, char **ret_json, size_t *ret_json_len,
+                      struct mgmt__backup_signer *ret_signer);
+/* The two layers alone, for tests and the fuzz target. */
+int mgmt__backup_sign(const char *json, size_t len, EVP_PKEY *key, X509 *cert, uint8_t **ret_der,
+                      size_t *ret_len);
+int mgmt__backup_verify(const uint8_t *der, size_t len, char **ret_json, size_t *ret_len,
+                        struct mgmt__backup_signer *ret_signer);
+int mgmt__backup_encrypt(const uint8_t *plain, size_t len, const char *passphrase,
+                         uint32_t iterations, uint8_t **ret_file, size_t *ret_len);
+int mgmt__backup_decrypt(const uint8_t *file, size_t len, const char *passphrase,
+                         uint32_t max_iterations, uint8_t **ret_plain, size_t *ret_len);
+
+/* ---- the hidden button (button.c) ------------------------------------------------------- */
+
+struct mgmt__button;
+
+/* Opens DATA/run/button.sock for srv (reading the type plate, creating it if absent). */
+int mgmt__button_open(struct mgmt_server *srv, struct mgmt__button **ret_button);
+struct mgmt__button *mgmt__button_free(struct mgmt__button *b);
+
+/* ---- type plate (typeplate.c) ----------------------------------------------------------- */
+
+/* Reads DATA/identity/type-plate.txt, creating it first when absent. */
+int mgmt__type_plate_load(const char *data_dir, struct mgmt_type_plate *ret_plate);
+
 /* ---- server internals used by the route files ------------------------------------------ */
+
+struct mgmt__reset *mgmt__server_reset(struct mgmt_server *srv);
+/* The device's management identity: key and certificate sign configuration backups. */
+const struct mgmt_identity *mgmt__server_identity(const struct mgmt_server *srv);
 
 struct mgmt_auth *mgmt__server_auth(struct mgmt_server *srv);
 struct mgmt_auth *mgmt__request_auth(const struct mgmt_request *req);
@@ -80,6 +178,8 @@ int mgmt__routes_log_add(struct mgmt_server *srv);
 int mgmt__routes_infomodel_add(struct mgmt_server *srv);
 int mgmt__routes_clients_add(struct mgmt_server *srv);
 int mgmt__routes_update_add(struct mgmt_server *srv);
+int mgmt__routes_reset_add(struct mgmt_server *srv);
+int mgmt__routes_backup_add(struct mgmt_server *srv);
 
 /* Publishes MGM/ADMINCHANGES (TIP1-A_5005) and logs it; new_value is never a password. */
 void mgmt__admin_change(const struct mgmt_deps *d, const char *user, const char *ref_id,

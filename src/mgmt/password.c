@@ -13,7 +13,6 @@
 
 /* OWASP's 2023 figure for PBKDF2-HMAC-SHA256; the issue asks for at least 600,000. */
 #define PBKDF2_ITERATIONS 600000
-#define INITIAL_PASSWORD_LEN 20
 
 int mgmt_password_check_rules(const char *password, char *ret_msg, size_t msg_size)
 {
@@ -49,20 +48,40 @@ const char *mgmt__password_dummy_record(void)
 
 int mgmt_accounts_init(struct store *st, const char *data_dir)
 {
-    struct store_user u = {0};
-    char password[INITIAL_PASSWORD_LEN + 1], line[INITIAL_PASSWORD_LEN + 2];
-    char *path = NULL;
+    char password[MGMT__INITIAL_PASSWORD_LEN + 1], record[STORE_USER_HASH_MAX + 1];
     int r;
 
     if (store_user_count(st) > 0)
         return 0;
-    r = rand_password(password, INITIAL_PASSWORD_LEN);
-    if (r < 0)
-        return r;
+    r = mgmt__initial_password_make(password, record);
+    if (r == 0)
+        r = mgmt__initial_admin_add(st, data_dir, password, record);
+    explicit_bzero(password, sizeof(password));
+    return r < 0 ? r : 1;
+}
+
+int mgmt__initial_password_make(char ret_password[MGMT__INITIAL_PASSWORD_LEN + 1],
+                                char ret_record[STORE_USER_HASH_MAX + 1])
+{
+    int r = rand_password(ret_password, MGMT__INITIAL_PASSWORD_LEN);
+
+    if (r == 0)
+        r = mgmt_password_hash(ret_password, ret_record, STORE_USER_HASH_MAX + 1);
+    return r;
+}
+
+int mgmt__initial_admin_add(struct store *st, const char *data_dir, const char *password,
+                            const char *record)
+{
+    struct store_user u = {0};
+    char line[MGMT__INITIAL_PASSWORD_LEN + 2];
+    char *path = NULL;
+    int r;
+
     (void)str_copy(u.name, sizeof(u.name), MGMT_INITIAL_ADMIN);
     u.role = STORE_ROLE_SUPER_ADMIN;
     u.created_ms = clock_now_ms();
-    r = mgmt_password_hash(password, u.pwhash, sizeof(u.pwhash));
+    r = str_copy(u.pwhash, sizeof(u.pwhash), record);
     if (r < 0)
         goto out;
     path = fs_path_join(data_dir, "initial-admin-password");
@@ -82,9 +101,7 @@ int mgmt_accounts_init(struct store *st, const char *data_dir)
            "konnektord: the password is also in %s (mode 0600); change it after first login\n",
            MGMT_INITIAL_ADMIN, password, path);
     (void)fflush(stdout);
-    r = 1;
 out:
-    explicit_bzero(password, sizeof(password));
     explicit_bzero(line, sizeof(line));
     free(path);
     return r;

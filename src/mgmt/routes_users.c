@@ -67,13 +67,52 @@ static void hash_then(struct mgmt_request *req, const char *password, const stru
         hash_job_free(j);
 }
 
+/* The permissions the account holds, by its role or by a grant. */
+static json_t *permissions_json(const struct store_user *u)
+{
+    json_t *list = json_array();
+
+    for (unsigned p = 0; p < STORE_PERM_MAX; p++)
+        if (store_user_has_permission(u, (enum store_permission)p))
+            json_array_append_new(
+                list, json_string(store_permission_to_string((enum store_permission)p)));
+    return list;
+}
+
 static json_t *user_json(const struct store_user *u)
 {
-    return json_pack("{s:s,s:s,s:i,s:o,s:o}", "name", u->name, "role",
+    return json_pack("{s:s,s:s,s:i,s:o,s:o,s:o}", "name", u->name, "role",
                      store_role_to_string(u->role), "failed_logins", (int)u->failed_logins,
                      "locked_until",
                      mgmt__time_json(u->locked_until_ms > clock_now_ms() ? u->locked_until_ms : 0),
-                     "created", mgmt__time_json(u->created_ms));
+                     "created", mgmt__time_json(u->created_ms), "permissions", permissions_json(u));
+}
+
+/* Reads an optional "permissions" array of names into *ret_mask; replies 400 and returns
+ * false on a bad one. */
+static bool permissions_arg(struct mgmt_request *req, unsigned *ret_mask)
+{
+    json_t *list = json_object_get(mgmt_request_body(req), "permissions"), *v;
+    unsigned mask = 0;
+    size_t i;
+
+    if (list && !json_is_array(list)) {
+        mgmt_reply_error(req, 400, "bad_request", "'permissions' must be a list of names");
+        return false;
+    }
+    json_array_foreach(list, i, v)
+    {
+        enum store_permission p;
+
+        if (store_permission_from_string(json_string_value(v), &p) < 0) {
+            mgmt_reply_error(req, 400, "invalid_value", "the only permission is %s",
+                             store_permission_to_string(STORE_PERM_USER_RESET));
+            return false;
+        }
+        mask |= STORE_PERM_BIT(p);
+    }
+    *ret_mask = mask;
+    return true;
 }
 
 static void add_user_json(const struct store_user *u, void *arg)
@@ -147,7 +186,7 @@ static void post_user(struct mgmt_request *req, void *arg)
                          role);
         return;
     }
-    if (!password_ok(req, password))
+    if (!password_ok(req, password) || !permissions_arg(req, &u.permissions))
         return;
     if (store_user_get(d->store, name, &existing) == 0) {
         mgmt_reply_error(req, 409, "conflict", "a user '%s' exists already", name);
@@ -232,6 +271,37 @@ static void post_unlock(struct mgmt_request *req, void *arg)
     mgmt_reply_json(req, 200, user_json(&u));
 }
 
+/* PUT /api/v1/users/NAME/permissions {"permissions": [...]}: the grants replace the old ones
+ * (a Super-Administrator holds every permission by role). */
+static void put_permissions(struct mgmt_request *req, void *arg)
+{
+    const struct mgmt_deps *d = arg;
+    struct store_user u;
+    char ref[STORE_USER_NAME_MAX + 8], what[96];
+    unsigned mask = 0;
+
+    if (!load_target(req, &u))
+        return;
+    if (!json_is_array(json_object_get(mgmt_request_body(req), "permissions"))) {
+        mgmt_reply_error(req, 400, "bad_request", "the body needs a list 'permissions'");
+        return;
+    }
+    if (!permissions_arg(req, &mask))
+        return;
+    u.permissions = mask;
+    if (store_user_update(d->store, &u) < 0) {
+        mgmt_reply_error(req, 500, "internal", "the account could not be saved");
+        return;
+    }
+    (void)snprintf(ref, sizeof(ref), "USER/%s", u.name);
+    (void)snprintf(what, sizeof(what), "permissions: %s",
+                   mask & STORE_PERM_BIT(STORE_PERM_USER_RESET)
+                       ? store_permission_to_string(STORE_PERM_USER_RESET)
+                       : "none granted");
+    mgmt__admin_change(d, mgmt_request_user(req), ref, what);
+    mgmt_reply_json(req, 200, user_json(&u));
+}
+
 static void delete_user(struct mgmt_request *req, void *arg)
 {
     const struct mgmt_deps *d = arg;
@@ -264,6 +334,7 @@ static const struct mgmt__route_def routes[] = {
     {MGMT_POST, "/api/v1/users", SUPER, GATE_OP_MGMT_OTHER, post_user},
     {MGMT_PUT, "/api/v1/users/*/password", STORE_ROLES_ALL, GATE_OP_MGMT_OTHER, put_password},
     {MGMT_POST, "/api/v1/users/*/unlock", SUPER, GATE_OP_MGMT_OTHER, post_unlock},
+    {MGMT_PUT, "/api/v1/users/*/permissions", SUPER, GATE_OP_MGMT_OTHER, put_permissions},
     {MGMT_DELETE, "/api/v1/users/*", SUPER, GATE_OP_MGMT_OTHER, delete_user},
 };
 

@@ -60,6 +60,8 @@ struct mgmt_server {
     struct evhttp *http;
     struct mgmt_auth *auth;
     struct mgmt_sessions *sessions; /* the web UI's cookie sessions (session.c) */
+    struct mgmt__reset *reset;      /* the factory reset (reset.c) */
+    struct mgmt__button *button;    /* the hidden reset button, NULL until started */
     struct route routes[ROUTES_MAX];
     size_t n_routes;
 };
@@ -94,6 +96,21 @@ struct mgmt_auth *mgmt__server_auth(struct mgmt_server *srv)
 struct mgmt_sessions *mgmt__server_sessions(struct mgmt_server *srv)
 {
     return srv->sessions;
+}
+
+struct mgmt__reset *mgmt__server_reset(struct mgmt_server *srv)
+{
+    return srv->reset;
+}
+
+const struct mgmt_identity *mgmt__server_identity(const struct mgmt_server *srv)
+{
+    return srv->identity;
+}
+
+int mgmt_server_button_start(struct mgmt_server *srv)
+{
+    return srv->button ? 0 : mgmt__button_open(srv, &srv->button);
 }
 
 /* ---- requests --------------------------------------------------------------------------- */
@@ -750,11 +767,12 @@ struct mgmt_server *mgmt_server_new(const struct mgmt_deps *deps, struct mgmt_id
     srv->identity = identity;
     srv->auth = mgmt__auth_new(deps->store, deps->bus, deps->workers);
     srv->sessions = mgmt__sessions_new(deps->store);
+    srv->reset = mgmt__reset_new(srv);
     srv->ssl_ctx = make_ssl_ctx(identity);
     if (srv->ssl_ctx)
         SSL_CTX_set_app_data(srv->ssl_ctx, srv);
     srv->http = evhttp_new(deps->base);
-    if (!srv->auth || !srv->sessions || !srv->ssl_ctx || !srv->http)
+    if (!srv->auth || !srv->sessions || !srv->reset || !srv->ssl_ctx || !srv->http)
         return mgmt_server_free(srv);
     evhttp_set_max_body_size(srv->http, MGMT_UPLOAD_MAX);
     evhttp_set_max_headers_size(srv->http, MGMT_HEADERS_MAX);
@@ -764,7 +782,8 @@ struct mgmt_server *mgmt_server_new(const struct mgmt_deps *deps, struct mgmt_id
     if (mgmt__routes_status_add(srv) < 0 || mgmt__routes_settings_add(srv) < 0 ||
         mgmt__routes_users_add(srv) < 0 || mgmt__routes_log_add(srv) < 0 ||
         mgmt__routes_infomodel_add(srv) < 0 || mgmt__routes_clients_add(srv) < 0 ||
-        mgmt__routes_update_add(srv) < 0)
+        mgmt__routes_reset_add(srv) < 0 || mgmt__routes_update_add(srv) < 0 ||
+        mgmt__routes_backup_add(srv) < 0)
         return mgmt_server_free(srv);
     return srv;
 }
@@ -773,11 +792,13 @@ struct mgmt_server *mgmt_server_free(struct mgmt_server *srv)
 {
     if (!srv)
         return NULL;
+    srv->button = mgmt__button_free(srv->button);
     if (srv->http)
         evhttp_free(srv->http);
     SSL_CTX_free(srv->ssl_ctx);
     mgmt__auth_free(srv->auth);
     mgmt__sessions_free(srv->sessions);
+    srv->reset = mgmt__reset_free(srv->reset);
     for (size_t i = 0; i < srv->n_routes; i++)
         free(srv->routes[i].pattern);
     free(srv);

@@ -256,6 +256,48 @@ int soap__client_certs_remove(struct soap__client_certs *cc, const char *name)
     return 0;
 }
 
+int soap__client_certs_clear(struct soap__client_certs *cc)
+{
+    int r = 0;
+
+    /* From the end: remove moves the last entry into the freed place. */
+    while (cc->n > 0 && r == 0) {
+        char name[SOAP_CLIENT_NAME_MAX + 1];
+
+        (void)str_copy(name, sizeof(name), cc->v[cc->n - 1].name);
+        r = soap__client_certs_remove(cc, name);
+    }
+    return r;
+}
+
+int soap__client_certs_pem(const struct soap__client_certs *cc, const char *name, char **ret_pem)
+{
+    const struct entry *e = NULL;
+    BIO *bio = NULL;
+    char *data = NULL, *pem = NULL;
+    long len;
+    int r = -ENOENT;
+
+    for (size_t i = 0; i < cc->n && !e; i++)
+        if (strcmp(cc->v[i].name, name) == 0)
+            e = &cc->v[i];
+    if (!e)
+        return r;
+    r = -ENOMEM;
+    bio = BIO_new(BIO_s_mem());
+    if (!bio || !PEM_write_bio_X509(bio, e->cert))
+        goto out;
+    len = BIO_get_mem_data(bio, &data);
+    pem = len > 0 ? strndup(data, (size_t)len) : NULL;
+    if (!pem)
+        goto out;
+    *ret_pem = pem;
+    r = 0;
+out:
+    BIO_free(bio);
+    return r;
+}
+
 bool soap__client_certs_accepts(const struct soap__client_certs *cc, X509 *cert)
 {
     unsigned char fp[32];

@@ -17,6 +17,7 @@
  *     now (client_certs.c); chains are not consulted, so removing it from the list revokes it.
  *     The CertificateRequest names the client CA and the imported certificates' issuers. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -310,6 +312,68 @@ int soap_client_cert_list(struct soap_server *srv, struct soap_client_cert_info 
     if (r < 0)
         return r == -EINVAL ? -EIO : r;
     return soap__client_certs_list(srv->client_certs, ret_list, ret_n);
+}
+
+int soap_client_cert_pem(struct soap_server *srv, const char *name, char **ret_pem)
+{
+    int r = ensure_identity(srv, NULL);
+
+    if (r < 0)
+        return r == -EINVAL ? -EIO : r;
+    return soap__client_certs_pem(srv->client_certs, name, ret_pem);
+}
+
+/* Unlinks every NAME.pem in dir, also those the list skipped as damaged. */
+static int unlink_pems(const char *dir)
+{
+    struct dirent *ent;
+    DIR *d = opendir(dir);
+    int r = 0;
+
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    while ((ent = readdir(d))) {
+        size_t n = strlen(ent->d_name);
+
+        if (n > 4 && strcmp(ent->d_name + n - 4, ".pem") == 0 &&
+            unlinkat(dirfd(d), ent->d_name, 0) < 0 && errno != ENOENT)
+            r = -errno;
+    }
+    (void)closedir(d);
+    return r;
+}
+
+int soap_client_credentials_reset(struct soap_server *srv, const char *data_dir)
+{
+    char *certs = fs_path_join(data_dir, "identity/lan-client-certs");
+    char *users = fs_path_join(data_dir, "identity/lan-basic-users");
+    int r = -ENOMEM;
+
+    if (!certs || !users)
+        goto out;
+    r = 0;
+    if (srv && srv->client_certs) {
+        r = soap__client_certs_clear(srv->client_certs);
+        update_ca_names(srv);
+    }
+    if (r == 0)
+        r = unlink_pems(certs);
+    if (r == 0 && unlink(users) < 0 && errno != ENOENT)
+        r = -errno;
+    if (r == 0 && srv) {
+        /* Memory follows the file: an empty table, and no remembered successes. */
+        struct soap__users *fresh = NULL;
+
+        r = soap__users_load(srv->data_dir, &fresh);
+        if (r == 0) {
+            soap__users_free(srv->users);
+            srv->users = fresh;
+        }
+    }
+out:
+    free(users);
+    free(certs);
+    return r;
 }
 
 int soap_basic_user_set(struct soap_server *srv, const char *name, const char *password)

@@ -179,6 +179,17 @@ int soap_client_cert_remove(struct soap_server *srv, const char *name);
 int soap_client_cert_list(struct soap_server *srv, struct soap_client_cert_info **ret_list,
                           size_t *ret_n);
 
+/* The certificate of a list entry as PEM (malloc'd, the caller frees), for the configuration
+ * backup. -ENOENT, -ENOMEM, -EIO. */
+int soap_client_cert_pem(struct soap_server *srv, const char *name, char **ret_pem);
+
+/* Factory reset (TIP1-A_4820): empties the client certificate list and the HTTP Basic client
+ * users, on disk and, when srv is not NULL, in memory (refused from the next handshake or
+ * request on). srv may be NULL when no LAN listener runs: then only the files under data_dir
+ * go. The LAN client CA stays (it belongs to the device). -errno of a file that could not be
+ * removed (what was removed stays removed). */
+int soap_client_credentials_reset(struct soap_server *srv, const char *data_dir);
+
 /* Sets (password non-NULL) or removes (password NULL) a client system's HTTP Basic credentials
  * for ANCL_CAUT_MODE=Password. Kept as "name:PBKDF2 record" lines in
  * DATA/identity/lan-basic-users (mode 0600, written atomically); never in the settings.

@@ -121,6 +121,11 @@ int soap__client_certs_add(struct soap__client_certs *cc, const char *name, X509
 int soap__client_certs_import_pem(struct soap__client_certs *cc, const char *name, const char *pem,
                                   size_t len);
 int soap__client_certs_remove(struct soap__client_certs *cc, const char *name);
+/* Removes every entry, files first (factory reset). Stops at the first file that cannot be
+ * removed (that entry stays, invariant 2). */
+int soap__client_certs_clear(struct soap__client_certs *cc);
+/* The certificate of an entry as PEM, malloc'd. -ENOENT, -ENOMEM. */
+int soap__client_certs_pem(const struct soap__client_certs *cc, const char *name, char **ret_pem);
 /* The CA names a CertificateRequest offers: the LAN client CA and the issuers of imported
  * certificates, so that clients choosing a certificate by them find theirs. NULL: -ENOMEM. */
 STACK_OF(X509_NAME) * soap__client_certs_ca_names(const struct soap__client_certs *cc);

@@ -126,10 +126,21 @@ static const char *const migrations[] = {
     /* The cascades look relations up by either end. */
     "CREATE INDEX IF NOT EXISTS relations_a ON relations (a_kind, a);"
     "CREATE INDEX IF NOT EXISTS relations_b ON relations (b_kind, b);",
+    /* 3: permissions a Super-Administrator grants to other accounts on top of their role
+     * (TIP1-A_4810, e.g. USER_RESET_PERMISSION for the factory reset), as a bit mask of
+     * enum store_permission. */
+    "ALTER TABLE users ADD permissions INTEGER NOT NULL DEFAULT 0 CHECK (permissions >= 0);",
+};
+
+/* A migration that SQLite cannot write idempotently (ALTER TABLE ... ADD) has a probe here: when
+ * it returns a row, the step is done already (a version row set back) and only the version is
+ * recorded. */
+static const char *const migration_done_probe[ARRAY_SIZE(migrations)] = {
+    [2] = "SELECT 1 FROM pragma_table_info('users') WHERE name = 'permissions'",
 };
 
 #define USER_COLUMNS                                                                               \
-    "name, role, pwhash, failed_logins, locked_until_ms, last_logout_ms, created_ms"
+    "name, role, pwhash, failed_logins, locked_until_ms, last_logout_ms, created_ms, permissions"
 
 static const char *const stmt_sql[STORE__STMT_MAX] = {
     [STORE__STMT_SETTING_LOAD] = "SELECT name, value FROM settings",
@@ -137,10 +148,11 @@ static const char *const stmt_sql[STORE__STMT_MAX] = {
                                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
     [STORE__STMT_SETTING_CLEAR] = "DELETE FROM settings",
     [STORE__STMT_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") "
-                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [STORE__STMT_USER_SELECT] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
     [STORE__STMT_USER_UPDATE] = "UPDATE users SET role = ?2, pwhash = ?3, failed_logins = ?4, "
-                                "locked_until_ms = ?5, last_logout_ms = ?6, created_ms = ?7 "
+                                "locked_until_ms = ?5, last_logout_ms = ?6, created_ms = ?7, "
+                                "permissions = ?8 "
                                 "WHERE name = ?1",
     [STORE__STMT_USER_DELETE] = "DELETE FROM users WHERE name = ?1",
     [STORE__STMT_USER_LIST] = "SELECT " USER_COLUMNS " FROM users ORDER BY name",
@@ -273,6 +285,21 @@ out:
     return r;
 }
 
+/* Does sql return a row? */
+static int probe(sqlite3 *db, const char *sql, bool *ret_found)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return -EIO;
+    *ret_found = rc == SQLITE_ROW;
+    return 0;
+}
+
 static int migrate(sqlite3 *db, const char *path)
 {
     const int64_t latest = (int64_t)ARRAY_SIZE(migrations);
@@ -306,7 +333,11 @@ static int migrate(sqlite3 *db, const char *path)
     }
     /* Invariant 2: every pending step in this one transaction. */
     for (int64_t v = version; v < latest; v++) {
-        r = exec_sql(db, path, "migration", migrations[v]);
+        bool done = false;
+
+        r = migration_done_probe[v] ? probe(db, migration_done_probe[v], &done) : 0;
+        if (r == 0 && !done)
+            r = exec_sql(db, path, "migration", migrations[v]);
         if (r < 0)
             goto out;
         (void)snprintf(

@@ -474,6 +474,12 @@ int store_settings_reset(struct store *st)
     (void)sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return -EIO;
+    store__settings_defaults(st);
+    return 0;
+}
+
+void store__settings_defaults(struct store *st)
+{
     for (size_t i = 0; i < setting_count(); i++) {
         const struct setting_def *def = setting_def_at(i);
 
@@ -482,5 +488,4 @@ int store_settings_reset(struct store *st)
         (void)str_copy(st->values[i].text, sizeof(st->values[i].text), def->default_value);
         notify(st, def);
     }
-    return 0;
 }

@@ -98,10 +98,30 @@ int store_setting_on_change(struct store *st, store_setting_changed_fn fn, void 
 /* Returns every setting to its default (factory reset), one transaction. */
 int store_settings_reset(struct store *st);
 
+/* Factory reset (TIP1-A_4820): empties settings, users and the info model of config.db in one
+ * transaction (all or nothing, so a crash leaves the old or the new configuration), then
+ * tells the setting listeners about every value that changed back to its default. Callers
+ * create the new first administrator and the demo practice afterwards. -EIO (nothing
+ * changed). */
+int store_factory_reset(struct store *st);
+
 /* ---- users ------------------------------------------------------------------------------ */
 
 #define STORE_USER_NAME_MAX 64
 #define STORE_USER_HASH_MAX 256
+
+/* Permissions a Super-Administrator grants to another account on top of its role
+ * (TIP1-A_4810). A Super-Administrator holds every permission. */
+enum store_permission {
+    STORE_PERM_USER_RESET, /* USER_RESET_PERMISSION: the factory reset (TIP1-A_4820) */
+    STORE_PERM_MAX
+};
+#define STORE_PERM_BIT(p) (1u << (p))
+#define STORE_PERMS_ALL (STORE_PERM_BIT(STORE_PERM_MAX) - 1u)
+
+/* "USER_RESET_PERMISSION", as gematik spells it. */
+const char *store_permission_to_string(enum store_permission p);
+int store_permission_from_string(const char *s, enum store_permission *ret_perm);
 
 struct store_user {
     char name[STORE_USER_NAME_MAX + 1];
@@ -111,7 +131,11 @@ struct store_user {
     int64_t locked_until_ms;              /* wall ms; 0 when not locked */
     int64_t last_logout_ms;               /* wall ms of the last logout; 0 never */
     int64_t created_ms;
+    unsigned permissions; /* STORE_PERM_BIT mask granted on top of the role */
 };
+
+/* Does the account hold permission p, by its role or by a grant? */
+bool store_user_has_permission(const struct store_user *u, enum store_permission p);
 
 /* User names: 1..64 of [A-Za-z0-9._-], starting with a letter or digit. */
 bool store_user_name_is_valid(const char *name);

@@ -93,6 +93,9 @@ size_t store__setting_index(const struct setting_def *def);
 
 /* Fills st->values from the defaults and the settings table of the database. */
 int store__settings_load(struct store *st);
+/* Sets every cached value back to its default and tells the listeners about each one that
+ * changed; for after the settings table was emptied. */
+void store__settings_defaults(struct store *st);
 
 /* ---- the info model in memory (infomodel_mem.c) ----------------------------------------- */
 

@@ -28,7 +28,34 @@ enum {
     COL_LOCKED_UNTIL,
     COL_LAST_LOGOUT,
     COL_CREATED,
+    COL_PERMISSIONS,
 };
+
+static const char *const permission_names[STORE_PERM_MAX] = {
+    [STORE_PERM_USER_RESET] = "USER_RESET_PERMISSION",
+};
+
+const char *store_permission_to_string(enum store_permission p)
+{
+    return (unsigned)p < STORE_PERM_MAX ? permission_names[p] : NULL;
+}
+
+int store_permission_from_string(const char *s, enum store_permission *ret_perm)
+{
+    for (unsigned i = 0; s && i < STORE_PERM_MAX; i++) {
+        if (strcmp(s, permission_names[i]) == 0) {
+            *ret_perm = (enum store_permission)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+bool store_user_has_permission(const struct store_user *u, enum store_permission p)
+{
+    return u && (unsigned)p < STORE_PERM_MAX &&
+           (u->role == STORE_ROLE_SUPER_ADMIN || (u->permissions & STORE_PERM_BIT(p)));
+}
 
 bool store_user_name_is_valid(const char *name)
 {
@@ -66,7 +93,8 @@ static int bind_user(sqlite3_stmt *s, const struct store_user *u)
         sqlite3_bind_int64(s, COL_FAILED_LOGINS + 1, u->failed_logins) != SQLITE_OK ||
         sqlite3_bind_int64(s, COL_LOCKED_UNTIL + 1, u->locked_until_ms) != SQLITE_OK ||
         sqlite3_bind_int64(s, COL_LAST_LOGOUT + 1, u->last_logout_ms) != SQLITE_OK ||
-        sqlite3_bind_int64(s, COL_CREATED + 1, u->created_ms) != SQLITE_OK)
+        sqlite3_bind_int64(s, COL_CREATED + 1, u->created_ms) != SQLITE_OK ||
+        sqlite3_bind_int64(s, COL_PERMISSIONS + 1, u->permissions & STORE_PERMS_ALL) != SQLITE_OK)
         return -ENOMEM;
     return 0;
 }
@@ -89,6 +117,7 @@ static int read_user(sqlite3_stmt *s, struct store_user *ret_user)
     u.locked_until_ms = sqlite3_column_int64(s, COL_LOCKED_UNTIL);
     u.last_logout_ms = sqlite3_column_int64(s, COL_LAST_LOGOUT);
     u.created_ms = sqlite3_column_int64(s, COL_CREATED);
+    u.permissions = (unsigned)sqlite3_column_int64(s, COL_PERMISSIONS) & STORE_PERMS_ALL;
     *ret_user = u;
     return 0;
 }

@@ -25,6 +25,7 @@ static const char users_usage[] =
     "       konctl users passwd NAME [--password P]\n"
     "       konctl users delete NAME\n"
     "       konctl users unlock NAME\n"
+    "       konctl users permissions NAME [PERMISSION...]\n"
     "\n"
     "list            the accounts with role, failed logins and lock (the default)\n"
     "add NAME        create an account; ROLE is Local-Administrator, Remote-Administrator\n"
@@ -32,6 +33,10 @@ static const char users_usage[] =
     "passwd NAME     set a new password (one's own, or anyone's as Super-Administrator)\n"
     "delete NAME     remove an account (not oneself, not the last Super-Administrator)\n"
     "unlock NAME     lift a lock after failed logins\n"
+    "permissions NAME [PERMISSION...]\n"
+    "                grant exactly these permissions (none: take all back); the only one is\n"
+    "                USER_RESET_PERMISSION, the factory reset, which a Super-Administrator\n"
+    "                holds by role\n"
     "\n"
     "Without --password, add and passwd generate a random 20-character password and print it\n"
     "once. Passwords have 8 to 128 characters.\n";
@@ -226,9 +231,36 @@ static int users_simple(struct konctl *k, int argc, char **argv, const char *met
     return r;
 }
 
+/* users permissions NAME [PERMISSION...]: the grants replace the old ones. */
+static int users_permissions(struct konctl *k, int argc, char **argv)
+{
+    json_t *list = json_array(), *body = NULL;
+    char *path = NULL;
+    struct args a;
+    int r;
+
+    if (!args_command(k, argc, argv, NULL, 0, 1, ARGS_POS_MAX, users_usage, &a, &r))
+        goto out;
+    for (size_t i = 1; i < a.n_pos; i++)
+        (void)json_array_append_new(list, json_string(a.pos[i]));
+    body = json_pack("{s:O}", "permissions", list);
+    path = user_path(a.pos[0], "/permissions");
+    if (!body || !path) {
+        konctl_error("out of memory");
+        r = KONCTL_EXIT_ERROR;
+        goto out;
+    }
+    r = konctl_send(k, "PUT", path, body, "set the permissions of '%s'", a.pos[0]);
+out:
+    free(path);
+    json_decref(body);
+    json_decref(list);
+    return r;
+}
+
 int cmd_users(struct konctl *k, int argc, char **argv)
 {
-    static const char *const names[] = {"list", "add", "passwd", "delete", "unlock"};
+    static const char *const names[] = {"list", "add", "passwd", "delete", "unlock", "permissions"};
     int shift = 0;
     int r;
     int i;
@@ -247,6 +279,8 @@ int cmd_users(struct konctl *k, int argc, char **argv)
         return users_simple(k, argc, argv, "DELETE", "", "deleted");
     case 4:
         return users_simple(k, argc, argv, "POST", "/unlock", "unlocked");
+    case 5:
+        return users_permissions(k, argc, argv);
     default:
         return r;
     }

@@ -233,6 +233,8 @@ int cmd_client_user(struct konctl *k, int argc, char **argv);
 int cmd_bundle(struct konctl *k, int argc, char **argv);
 int cmd_ksr(struct konctl *k, int argc, char **argv);
 int cmd_update(struct konctl *k, int argc, char **argv);
+int cmd_config(struct konctl *k, int argc, char **argv);
+int cmd_button(struct konctl *k, int argc, char **argv);
 
 /* Prints active conditions (a JSON array of condition objects) as a table, or "no active
  * conditions". Shared by "status" and "ec list" (cmd_ec.c). Returns 0 or -ENOMEM. */

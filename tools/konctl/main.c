@@ -48,6 +48,8 @@ static const char usage_text[] =
     "  users passwd NAME [--password P]\n"
     "  users delete NAME\n"
     "  users unlock NAME\n"
+    "  users permissions NAME [PERMISSION...]\n"
+    "                                  grant USER_RESET_PERMISSION (or take it back)\n"
     "  infomodel show                  Mandanten, client systems, workplaces, card\n"
     "                                  terminals and their relations\n"
     "  infomodel add KIND ID [--name N] [--slots N] [--inactive]\n"
@@ -102,6 +104,13 @@ static const char usage_text[] =
     "                                  firmware updates from the KSR, and the pause switch\n"
     "  ksr serve DIR [--listen ADDR:PORT]\n"
     "                                  a KSR to test against, serving the bundles of DIR\n"
+    "  config export -o FILE [--include-users]\n"
+    "                                  signed, encrypted configuration backup; prints its\n"
+    "                                  passphrase once\n"
+    "  config import FILE --passphrase P [--yes]\n"
+    "                                  show a backup's signer and contents; apply with --yes\n"
+    "  button reset --data-dir DIR     the hidden reset button: factory reset with the type\n"
+    "                                  plate's credential, when no admin can log in\n"
     "\n"
     "Exit codes:\n"
     "  0  success\n"
@@ -144,6 +153,8 @@ static const struct command commands[] = {
     {"bundle", cmd_bundle},
     {"ksr", cmd_ksr},
     {"update", cmd_update},
+    {"config", cmd_config},
+    {"button", cmd_button},
 };
 
 static const struct command *command_find(const char *name)

@@ -100,9 +100,9 @@ static void new_database_records_the_latest_schema_version(void **state)
     char v[32];
 
     assert_int_equal(store_open(f->t.path, &st), 0);
-    /* 1: settings and users; 2: the info model. */
+    /* 1: settings and users; 2: the info model; 3: account permissions. */
     query_text(st->db, "SELECT version FROM schema_version", v, sizeof(v));
-    assert_string_equal(v, "2");
+    assert_string_equal(v, "3");
     query_text(st->db, "SELECT count(*) FROM schema_version", v, sizeof(v));
     assert_string_equal(v, "1");
     st = store_close(st);

@@ -642,7 +642,7 @@ static void version_one_database_is_migrated_and_keeps_its_data(void **state)
     assert_int_equal(tmpdb_exec(&f->t, v1_database), SQLITE_OK);
 
     assert_int_equal(store_open(f->t.path, &f->st), 0);
-    assert_int_equal(schema_version(f->st), 2);
+    assert_int_equal(schema_version(f->st), 3);
     assert_int_equal(store_user_get(f->st, "admin", &u), 0);
     assert_int_equal(u.role, STORE_ROLE_SUPER_ADMIN);
     assert_int_equal(store_setting_get_int(f->st, "SECURITY_LOG_DAYS", &days), 0);
@@ -656,7 +656,7 @@ static void version_one_database_is_migrated_and_keeps_its_data(void **state)
     /* Reopening migrates nothing more. */
     f->st = store_close(f->st);
     assert_int_equal(store_open(f->t.path, &f->st), 0);
-    assert_int_equal(schema_version(f->st), 2);
+    assert_int_equal(schema_version(f->st), 3);
     assert_true(store_entity_exists(f->st, STORE_ENTITY_WORKPLACE, "ws1"));
 }
 
@@ -668,7 +668,7 @@ static void migration_two_runs_again_harmlessly_on_a_version_set_back(void **sta
     f->st = store_close(f->st);
     assert_int_equal(tmpdb_exec(&f->t, "UPDATE schema_version SET version = 1"), SQLITE_OK);
     assert_int_equal(store_open(f->t.path, &f->st), 0);
-    assert_int_equal(schema_version(f->st), 2);
+    assert_int_equal(schema_version(f->st), 3);
     assert_demo_practice(f->st);
 }
 
