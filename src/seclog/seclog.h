@@ -8,7 +8,8 @@
  * is the format's contract.
  *
  * Threads: seclog_append() and seclog_append_durable() are thread-safe and never touch the
- * disk; one writer thread per log does all file I/O. Readers (query, verify, stats) are
+ * disk; per log a writer thread does all file I/O except fdatasync, which a syncer thread
+ * runs while the writer writes the next batch (writer.c). Readers (query, verify, stats) are
  * thread-safe and read only what is durable. The status callback runs on the loop given in
  * the config. */
 #ifndef KONN_SECLOG_H
@@ -109,7 +110,8 @@ struct seclog_config {
 
 /* Opens or creates the log: checks only the tail segment (a torn tail is cut back to the last
  * whole record; a damaged segment is set aside and a record says so), reserves the budget,
- * and starts the writer thread. Always completes unless the directory itself is unusable. */
+ * and starts the writer and syncer threads. Always completes unless the directory itself is
+ * unusable. */
 int seclog_open(const struct seclog_config *cfg, struct seclog **ret_log);
 /* Writes what is queued, seals it, stops the writer. */
 struct seclog *seclog_close(struct seclog *log);
@@ -118,9 +120,10 @@ struct seclog *seclog_close(struct seclog *log);
  * are counted into one summary record. Returns 0 queued, 1 folded, -ENOBUFS dropped (counted
  * and later logged), -EINVAL bad entry. Thread-safe. */
 int seclog_append(struct seclog *log, const struct seclog_entry *e);
-/* Queues an entry (never folded) and waits until it is on disk, at most timeout_ms.
- * ret_seq (may be NULL) gets its sequence number. -ETIMEDOUT, -EIO (the batch may be lost),
- * -ENOBUFS. Thread-safe; do not call on the loop with a long timeout. */
+/* Queues an entry (never folded) and waits until it is on disk (an fdatasync that started
+ * after it was written returned 0), at most timeout_ms. ret_seq (may be NULL) gets its
+ * sequence number. -ETIMEDOUT, -EIO (a failed fdatasync: the entry may be lost), -ENOBUFS.
+ * Thread-safe; do not call on the loop with a long timeout. */
 int seclog_append_durable(struct seclog *log, const struct seclog_entry *e, int64_t timeout_ms,
                           uint64_t *ret_seq);
 
