@@ -252,7 +252,8 @@ def test_autodownload_firmware_group_and_keep_only_the_newest(pki, ksr_dir, ksr,
     s = ksr()
     c = start_with_ksr(start_connector, s.url, "MGM_KSR_AUTODOWNLOAD=Enabled")
     c.konctl("update", "check", check=True)
-    wait_for("the automatic download", lambda: status(c)["updates"][0]["downloaded"])
+    # Done when the event is out: the group document follows the bundle.
+    wait_for("the automatic download", lambda: "KSR/UPDATE/KONNEKTOR_DOWNLOAD_END" in topics(c))
     # The KSR's group verified and was adopted; 3.5.0 is outside it: 4185 before any write.
     with open(os.path.join(data_dir, "fw", "group.json")) as f:
         assert json.load(f) == group
