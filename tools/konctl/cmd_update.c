@@ -42,6 +42,25 @@ static void add_row(struct out_table *t, const char *key, const json_t *value)
     out_table_add_json(t, value);
 }
 
+/* "active a, running a, good" from the slots summary (GET /api/v1/update/slots); "-" if none. */
+static void add_slots_row(struct out_table *t, const json_t *slots)
+{
+    const char *active = json_string_value(json_object_get(slots, "active"));
+    const char *run = json_string_value(json_object_get(slots, "running"));
+    char text[128];
+
+    if (!json_is_object(slots)) {
+        out_table_add(t, "slots:");
+        out_table_add(t, "-");
+        return;
+    }
+    (void)snprintf(text, sizeof(text), "active %s, running %s, %s", active ? active : "-",
+                   run ? run : "- (no slot)",
+                   json_is_true(json_object_get(slots, "good")) ? "good" : "not yet good");
+    out_table_add(t, "slots:");
+    out_table_add(t, text);
+}
+
 static const char *const update_headers[] = {"VERSION", "PRIORITY",   "DEADLINE",
                                              "SIZE",    "DOWNLOADED", "NOTES"};
 
@@ -88,6 +107,7 @@ static int print_status(const struct konctl *k, const json_t *st)
     add_row(t, "last result:", json_object_get(st, "last_result"));
     add_row(t, "next check:", json_object_get(st, "next_check"));
     add_row(t, "next auto update:", json_object_get(st, "next_auto_update"));
+    add_slots_row(t, json_object_get(st, "slots"));
     if (out_table_print(t, stdout, k->color) < 0)
         goto out;
     json_array_foreach(updates, i, item) update_row(u, item);
