@@ -275,9 +275,11 @@ int seclog__verification_key_parse(const char *text, uint64_t *ret_epoch0, int64
 /* Batch filling (writer.c, "group commit"). In a burst (the last batch had more than one
  * entry), the writer stages entries as they arrive and closes the batch once it holds
  * SECLOG__BATCH_MAX, the queue has stopped growing for FILL_GROW_US, or SECLOG__IDLE_MS
- * passed; a lone entry goes at once, and so does a batch holding an entry a durable producer
- * waits for. Producers wake a filling writer every FILL_CHUNK entries. The fdatasync runs on
- * the syncer thread, while the writer writes the next batch (the sync pipeline). */
+ * passed; a lone entry goes at once. A batch holding an entry a durable producer waits for
+ * closes once the producers active at the last sync all wait again, or after half an
+ * fdatasync (FILL_GROW_US at most). Producers wake a filling writer every FILL_CHUNK
+ * entries. The fdatasync runs on the syncer thread while the writer writes the next batch
+ * (the sync pipeline). */
 #define SECLOG__FILL_GROW_US 1000
 #define SECLOG__FILL_CHUNK 64
 #define SECLOG__STAGE_BYTES (128u * 1024) /* a batch gathered for one pwrite: 256 x 512 bytes */

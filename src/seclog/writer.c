@@ -11,9 +11,9 @@
  *       -> drops since the last report: LOG/DROPPED       (report_drops)
  *       -> retention command: drop logically              (seclog__retention_apply)
  *       -> fill: take entries and stage them as they come (batch_fill_locked)
- *            closes at a full batch, at once when a durable producer waits for one of its
- *            entries or for a lone entry; in a burst when the queue stopped growing for 1 ms
- *            or after 20 ms
+ *            closes at a full batch or a lone entry; with a durable producer's entry once
+ *            every producer active at the last sync waits again, at most half an fdatasync
+ *            later; in a burst when the queue stopped growing for 1 ms or after 20 ms
  *       -> batch: per entry not staged yet: rotate if needed (tail_ready), chain, stage
  *            (write_entry); seal (seal_write), one pwrite (stage_flush), then post the
  *            tail up to the last entry to the syncer (sync_post)          (batch_write)
@@ -43,8 +43,8 @@
  *     stage is flushed before the tail closes and before any post). The stage is empty outside
  *     filling, batch_write and tail_close; a failed flush returns the chain, the tail's fields
  *     and the batch position to w_mark, as if nothing had been staged (invariant 1).
- *  7. Filling is bounded: SECLOG__IDLE_MS at most; a command, a full batch, a durable
- *     producer's entry, a failed sync or a stop ends it at once.
+ *  7. Filling is bounded: SECLOG__IDLE_MS at most, SECLOG__FILL_GROW_US with a durable
+ *     producer's entry; a command, a full batch, a failed sync or a stop ends it at once.
  *  8. At most one fdatasync is in flight, always of the current tail: before the writer
  *     closes the tail (rotation, retention, a failed sync) it waits for it and pauses the
  *     syncer (sync_quiesce), so the syncer never touches a segment the writer closes.
