@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <jansson.h>
 
@@ -54,6 +55,8 @@
 #define CHECK_PERIOD_MS (24LL * 3600 * 1000)
 #define FIRST_CHECK_MS (5LL * 60 * 1000)
 #define MESSAGE_MAX 512
+/* Space a download leaves free on the data file system (bytes): room for the logs. */
+#define DOWNLOAD_RESERVE_BYTES (64ULL << 20)
 #define GROUP_DOC "group.json"
 #define GROUP_SIG "group.json.p7s"
 
@@ -593,6 +596,26 @@ out:
     free(j);
 }
 
+/* Is there room for the rest of the download and DOWNLOAD_RESERVE_BYTES besides? A KSR that
+ * announces a huge file must not fill the disk the security log lives on. */
+static int room_for(struct upd_ksr *k, const struct upd_ksr_file *f)
+{
+    bool complete = false;
+    uint64_t have = bytes_on_disk(k, f->name, &complete);
+    struct statvfs vfs;
+
+    if (statvfs(k->download_dir, &vfs) < 0)
+        return -errno;
+    if ((uint64_t)vfs.f_bavail * vfs.f_frsize <
+        f->size - (have < f->size ? have : f->size) + DOWNLOAD_RESERVE_BYTES) {
+        log_msg(LOG_LEVEL_WARNING,
+                "update: no room for the download of '%s' (%llu bytes), not started", f->name,
+                (unsigned long long)f->size);
+        return -ENOSPC;
+    }
+    return 0;
+}
+
 static int start_download(struct upd_ksr *k)
 {
     const struct upd_ksr_update *u = newest(k);
@@ -610,6 +633,9 @@ static int start_download(struct upd_ksr *k)
     if (!url || !url[0])
         return -ENOENT;
     r = fs_mkdir_p(k->download_dir, 0755);
+    if (r < 0)
+        return r;
+    r = room_for(k, f);
     if (r < 0)
         return r;
     j = calloc(1, sizeof(*j));

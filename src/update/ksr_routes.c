@@ -72,6 +72,11 @@ static void reply_refused(struct mgmt_request *req, int r, const char *what)
     case -EINVAL:
         mgmt_reply_error(req, 400, "invalid_value", "the version must be N.N.N");
         break;
+    case -ENOSPC:
+        mgmt_reply_error(req, 507, "no_space",
+                         "the data file system lacks room for the download and a reserve of "
+                         "64 MiB for the logs");
+        break;
     case -ENOTSUP:
         mgmt_reply_error(req, 409, "no_installer", "this core runs without the installer");
         break;
