@@ -20,6 +20,7 @@ struct control *control_free(struct control *c)
         return NULL;
     clock_timer_free(c->vpn_timer);
     control__flood_stop(c);
+    control__legacy_stop(c);
     free(c);
     return NULL;
 }

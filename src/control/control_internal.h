@@ -11,13 +11,15 @@
     (STORE_ROLE_BIT(STORE_ROLE_LOCAL_ADMIN) | STORE_ROLE_BIT(STORE_ROLE_SUPER_ADMIN))
 
 struct flood;
+struct legacy;
 
 struct control {
     struct mgmt_deps deps;
     enum vpn_state vpn;
     bool ti_accepts; /* the simulated TI side accepts the tunnel */
     struct clock_timer *vpn_timer;
-    struct flood *flood; /* the running flood, if any */
+    struct flood *flood;   /* the running flood, if any */
+    struct legacy *legacy; /* the legacy-cleanup fault, while on */
 };
 
 /* A route of the control API: every one is for CONTROL_WORLD_ROLES and outside the
@@ -44,5 +46,9 @@ int control__pinpad_routes_add(struct control *c, struct mgmt_server *srv);
 /* faults_log.c */
 int control__faults_log_add(struct control *c, struct mgmt_server *srv);
 void control__flood_stop(struct control *c);
+
+/* faults_legacy.c: the 2020 legacy-cleanup fault. */
+int control__faults_legacy_add(struct control *c, struct mgmt_server *srv);
+void control__legacy_stop(struct control *c);
 
 #endif

@@ -201,6 +201,8 @@ int control_routes_add(struct control *c, struct mgmt_server *srv)
     if (r == 0)
         r = control__faults_log_add(c, srv);
     if (r == 0)
+        r = control__faults_legacy_add(c, srv);
+    if (r == 0)
         r = control__cards_routes_add(c, srv);
     if (r == 0)
         r = control__cert_routes_add(c, srv);

@@ -53,6 +53,7 @@ static const char fault_usage[] =
     "       konctl fault condition NAME[(ID)] on|off\n"
     "       konctl fault seclog-io-error on|off\n"
     "       konctl fault flood [--topic T] [--rate N] [--seconds S] [--distinct]\n"
+    "       konctl fault legacy-log-cleanup on|off|status [--max-seconds N] [--force]\n"
     "\n"
     "stall MS            block the daemon's main loop for MS milliseconds (at most 30000),\n"
     "                    to exercise the watchdog; konctl waits for the answer\n"
@@ -68,7 +69,10 @@ static const char fault_usage[] =
     "  --topic T         the events' topic (default " FLOOD_TOPIC ")\n"
     "  --rate N          events per second, 1..100000 (default 1000)\n"
     "  --seconds S       for how long in real time, 1..3600 (default 10)\n"
-    "  --distinct        make every event unique, so that none are folded\n";
+    "  --distinct        make every event unique, so that none are folded\n"
+    "legacy-log-cleanup  the 2020 fault: a cleanup that hogs the main loop in 3 s slices\n"
+    "                    while the log is at its budget (or at once, --force), for at most\n"
+    "                    --max-seconds (default 60); 'konctl fault legacy-log-cleanup --help'\n";
 
 static int print_clock(const struct konctl *k, const json_t *clock)
 {
@@ -422,7 +426,8 @@ static int fault_flood(struct konctl *k, int argc, char **argv)
 
 int cmd_fault(struct konctl *k, int argc, char **argv)
 {
-    static const char *const names[] = {"stall", "condition", "seclog-io-error", "flood"};
+    static const char *const names[] = {"stall", "condition", "seclog-io-error", "flood",
+                                        "legacy-log-cleanup"};
     int shift = 0;
     int r;
     int i;
@@ -439,6 +444,8 @@ int cmd_fault(struct konctl *k, int argc, char **argv)
         return fault_seclog_io_error(k, argc, argv);
     case 3:
         return fault_flood(k, argc, argv);
+    case 4:
+        return cmd_fault_legacy(k, argc, argv);
     default:
         return r;
     }

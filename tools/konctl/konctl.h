@@ -77,6 +77,11 @@ struct konctl {
 int konctl_call(struct konctl *k, const char *method, const char *path, const json_t *body,
                 json_t **ret_answer);
 
+/* Resolves the password and checks the CA file without sending anything, for commands that
+ * talk through http.h themselves (diagnose and scenario judge transport failures on their
+ * own). Returns an exit code, after reporting a failure. */
+int konctl_open(struct konctl *k);
+
 /* Like konctl_call with a body of len bytes (application/octet-stream) instead of JSON. */
 int konctl_call_raw(struct konctl *k, const char *method, const char *path, const void *data,
                     size_t len, json_t **ret_answer);
@@ -235,6 +240,10 @@ int cmd_ksr(struct konctl *k, int argc, char **argv);
 int cmd_update(struct konctl *k, int argc, char **argv);
 int cmd_config(struct konctl *k, int argc, char **argv);
 int cmd_button(struct konctl *k, int argc, char **argv);
+int cmd_diagnose(struct konctl *k, int argc, char **argv);
+int cmd_scenario(struct konctl *k, int argc, char **argv);
+/* "fault legacy-log-cleanup" (cmd_diagnose.c). */
+int cmd_fault_legacy(struct konctl *k, int argc, char **argv);
 
 /* Prints active conditions (a JSON array of condition objects) as a table, or "no active
  * conditions". Shared by "status" and "ec list" (cmd_ec.c). Returns 0 or -ENOMEM. */

@@ -98,6 +98,13 @@ static const char usage_text[] =
     "  fault seclog-io-error on|off    make security-log writes fail with EIO\n"
     "  fault flood [--topic T] [--rate N] [--seconds S] [--distinct]\n"
     "                                  a storm of security events\n"
+    "  fault legacy-log-cleanup on|off [--max-seconds N] [--force]\n"
+    "                                  the 2020 fault: a cleanup that hogs the main loop\n"
+    "  diagnose [--soap URL] [--data-dir DIR] [--apply]\n"
+    "                                  name the situation (healthy, log overflow, hung, ...)\n"
+    "                                  and print the recovery plans A, B and C\n"
+    "  scenario practice --workplaces N [--seconds S] [--storm RATE] [--crypto-ops]\n"
+    "                                  a simulated practice under load, with latency figures\n"
     "  bundle keygen|create|sign-group|verify ...\n"
     "                                  signed update bundles, on local files (no daemon)\n"
     "  update check|download|status|install [VERSION | --file BUNDLE]|history|pause|resume\n"
@@ -155,6 +162,8 @@ static const struct command commands[] = {
     {"update", cmd_update},
     {"config", cmd_config},
     {"button", cmd_button},
+    {"diagnose", cmd_diagnose},
+    {"scenario", cmd_scenario},
 };
 
 static const struct command *command_find(const char *name)

@@ -236,6 +236,11 @@ static int session_open(struct konctl *k)
     return KONCTL_EXIT_OK;
 }
 
+int konctl_open(struct konctl *k)
+{
+    return k->http ? KONCTL_EXIT_OK : session_open(k);
+}
+
 int konctl_call(struct konctl *k, const char *method, const char *path, const json_t *body,
                 json_t **ret_answer)
 {
