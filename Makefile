@@ -48,7 +48,7 @@ format: deps
 # Long runs that do not fit `make test`: the crash test with 100 kills, the updater's with 50.
 soak: build
 	@cd $(BUILD) && KONN_CRASH_RUNS=100 ctest --output-on-failure -R 'integration.test_seclog_crash' --timeout 3600
-	@cd $(BUILD) && KONN_UPDATE_CRASH_RUNS=50 ctest --output-on-failure -R 'integration.test_update_crash' --timeout 3600
+	@cd $(BUILD) && KONN_UPDATE_CRASH_RUNS=50 ctest --output-on-failure -R 'integration.test_update_slots' --timeout 3600
 
 # Benchmarks print one `name: value unit` line per figure, with ratios against the peers
 # measured in the same run (see bench/README.md).

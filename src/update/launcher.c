@@ -16,7 +16,9 @@
  * Invariants:
  *  1. An attempt is counted (tries_left saved) before the core starts, so a launcher killed
  *     during a first boot still counts it: a slot never gets more than UPD_TRIES attempts.
- *  2. The launcher falls back only to a complete slot; with none it keeps trying (back-off).
+ *  2. The launcher falls back only to a complete slot. With none, attempts are not counted
+ *     and no health timeout applies (killing a slow boot cannot make anything better): the
+ *     slot is run like a good one, a crash restarts it after a back-off.
  *  3. While a core runs, the launcher writes the block only read-modify-write and only if the
  *     active slot is still the one it started (the core's install may have switched it).
  *  4. The core dies with the launcher (PR_SET_PDEATHSIG SIGTERM). */
@@ -294,17 +296,17 @@ static int boot_once(struct launcher *l)
     }
     slot = b.active;
     other_ok = upd_slot_is_complete(l->fw, upd_slot_other(slot));
-    if (!b.good) {
-        if (b.tries_left <= 0 && other_ok) {
+    /* Invariant 2: with nothing to fall back to, attempts are not counted and a slow boot is
+     * not killed: the slot is treated as good (a crash restarts it after a back-off). */
+    if (!b.good && other_ok) {
+        if (b.tries_left <= 0) {
             fall_back(l, &b);
             return -1;
         }
-        if (b.tries_left <= 0)
-            b.tries_left = UPD_TRIES; /* invariant 2: nothing to fall back to */
         b.tries_left--;
         save(l, &b); /* invariant 1 */
     }
-    good = b.good;
+    good = b.good || !other_ok;
     dir = upd_slot_dir(l->fw, slot);
     exe = dir ? fs_path_join(dir, UPD__CORE_PATH) : NULL;
     if (!exe)
@@ -341,13 +343,6 @@ static int boot_once(struct launcher *l)
     else
         (void)snprintf(why, sizeof(why), "exited with status %d at boot", exit_status_of(w.status));
     if (!good && !w.healthy) {
-        /* A core that stops by itself (0) or refuses its command line (2) with nothing to
-         * fall back to: the launcher ends with it rather than looping. */
-        if (!other_ok && !w.timed_out && WIFEXITED(w.status) &&
-            (WEXITSTATUS(w.status) == 0 || WEXITSTATUS(w.status) == 2)) {
-            result = WEXITSTATUS(w.status);
-            goto out;
-        }
         record_failure(l, slot, why);
         goto out;
     }
