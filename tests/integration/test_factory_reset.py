@@ -182,6 +182,19 @@ def test_wrong_or_expired_token_is_refused_and_changes_nothing(shared):
     assert log_entries(c, "MGM/FACTORYSETTINGS") == []
 
 
+def test_reset_is_refused_while_the_security_log_cannot_record_it(shared):
+    c = shared
+    c.api("POST", "/control/v1/fault/seclog-io-error", {"on": True})
+    try:
+        token = c.api("POST", RESET)["confirm_token"]
+        status, body = c.request("POST", RESET, {"confirm_token": token})
+        assert status == 503 and "nothing was changed" in body["error"]["message"]
+    finally:
+        c.api("POST", "/control/v1/fault/seclog-io-error", {"on": False})
+    assert c.api("GET", "/api/v1/settings/SECURITY_LOG_DAYS")["value"] == "30"
+    assert c.request("GET", "/api/v1/status")[0] == 200  # the same admin password
+
+
 def test_hidden_button_backs_off_after_repeated_wrong_credentials(shared):
     c = shared
     sock = os.path.join(c.data_dir, "run", "button.sock")
