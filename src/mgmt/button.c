@@ -69,6 +69,13 @@ static void on_flushed(struct bufferevent *bev, void *arg)
         conn_free(arg);
 }
 
+/* The client went away before the answer was written. */
+static void on_gone(struct bufferevent *bev, short what, void *arg)
+{
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+        conn_free(arg);
+}
+
 /* Sends the answer and closes once it is written. body is stolen. */
 static void answer(struct conn *c, json_t *body)
 {
@@ -83,7 +90,7 @@ static void answer(struct conn *c, json_t *body)
     (void)bufferevent_write(c->bev, text, strlen(text));
     (void)bufferevent_write(c->bev, "\n", 1);
     free(text);
-    bufferevent_setcb(c->bev, NULL, on_flushed, NULL, c);
+    bufferevent_setcb(c->bev, NULL, on_flushed, on_gone, c);
     (void)bufferevent_disable(c->bev, EV_READ);
 }
 
