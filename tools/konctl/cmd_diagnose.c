@@ -7,14 +7,16 @@
  * Invariants:
  *  1. Every probe has a timeout (--timeout, also the connect timeout), so a hung connector
  *     makes diagnose slow by at most a few probe times, never stuck.
- *  2. A probe that got a TCP connection but no answer is "timeout" (the process is alive);
- *     one that got no connection is "refused". diagnose.c relies on that difference.
+ *  2. A probe that got no answer in time is "timeout" (a connection accepted, or pending in a
+ *     full accept queue: the process is alive); one whose connection was refused is
+ *     "refused" (nothing listens). diagnose.c relies on that difference.
  *  3. --apply changes only the settings of Plan A, through the management API, and reports
  *     each change; it does nothing when Plan A is not available (hung or down). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -74,8 +76,9 @@ static void probe_api(struct http_client *c, const char *path, long timeout_ms, 
         state = "timeout";
         break;
     case HTTP_FAIL_CONNECT_TIMEOUT:
-        /* TCP up and the TLS handshake unanswered is a hung process, not a missing one. */
-        state = res.tcp_connected ? "timeout" : "refused";
+        /* TCP up and the TLS handshake unanswered is a hung process, not a missing one; so is
+         * a full accept queue (SYNs go unanswered). A missing process refuses at once. */
+        state = "timeout";
         break;
     case HTTP_FAIL_REFUSED:
     case HTTP_FAIL_RESOLVE:
@@ -113,7 +116,7 @@ static json_t *probe_soap(const char *url, long timeout_ms)
     CURL *h = curl_easy_init();
     char full[1024], err[CURL_ERROR_SIZE] = "";
     int64_t t0 = clock_real_mono_ms();
-    long status = 0, connected = 0;
+    long status = 0;
     CURLcode rc;
     const char *state;
 
@@ -130,17 +133,11 @@ static json_t *probe_soap(const char *url, long timeout_ms)
     (void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
     rc = curl_easy_perform(h);
     (void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    /* CURLINFO_CONNECT_TIME is 0 until TCP was up. */
-    {
-        curl_off_t us = 0;
-        if (curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &us) == CURLE_OK && us > 0)
-            connected = 1;
-    }
     curl_easy_cleanup(h);
     if (rc == CURLE_OK)
         state = status / 100 == 2 ? "ok" : "error";
     else if (rc == CURLE_OPERATION_TIMEDOUT)
-        state = connected ? "timeout" : "refused";
+        state = "timeout";
     else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST)
         state = "refused";
     else
@@ -148,6 +145,11 @@ static json_t *probe_soap(const char *url, long timeout_ms)
     if (rc == CURLE_OK)
         (void)snprintf(err, sizeof(err), "HTTP %ld", status);
     return probe_json(state, clock_real_mono_ms() - t0, err[0] ? err : curl_easy_strerror(rc));
+}
+
+static const char *str_or(const json_t *v)
+{
+    return json_string_value(v) ? json_string_value(v) : "";
 }
 
 /* DATA/run/leds.json, the panel mirror the watchdog writes even while the loop hangs. */
@@ -193,6 +195,49 @@ static void gather_settings(struct http_client *c, long timeout_ms, json_t *fact
     (void)json_object_set_new(facts, "settings", settings);
 }
 
+static void pause_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+    (void)nanosleep(&ts, NULL);
+}
+
+/* Reachability of the management API: PROBES requests PROBE_GAP_MS apart, the worst outcome
+ * counts. A loop that is blocked in long slices with short breaks (the 2020 cleanup) answers
+ * a request that happens to arrive in a break; one that comes right after an answer would
+ * arrive in the same break, so the gap puts each probe at another point of the cycle. */
+#define PROBES 3
+#define PROBE_GAP_MS 200
+
+static void probe_management(struct http_client *c, long timeout_ms, json_t *facts)
+{
+    static const char *const worst[] = {"timeout", "refused", "error", "not_found", "ok"};
+    json_t *probes = json_array(), *body = NULL;
+    size_t rank = ARRAY_SIZE(worst), timeouts = 0;
+
+    for (int i = 0; i < PROBES; i++) {
+        const char *state;
+        if (i)
+            pause_ms(PROBE_GAP_MS);
+        probe_api(c, "/api/v1/leds", timeout_ms, facts, "management", &body);
+        json_decref(body);
+        (void)json_array_append(probes, json_object_get(facts, "management"));
+        state = json_string_value(json_object_get(json_object_get(facts, "management"), "state"));
+        state = state ? state : "error";
+        for (size_t j = 0; j < ARRAY_SIZE(worst); j++)
+            if (strcmp(state, worst[j]) == 0 && j < rank)
+                rank = j;
+        timeouts += strcmp(state, "timeout") == 0;
+        if (strcmp(state, "refused") == 0)
+            break;
+    }
+    (void)json_object_set_new(facts, "management",
+                              json_pack("{s:s,s:I,s:I,s:o}", "state",
+                                        rank < ARRAY_SIZE(worst) ? worst[rank] : "error", "probes",
+                                        (json_int_t)json_array_size(probes), "timeouts",
+                                        (json_int_t)timeouts, "each", probes));
+}
+
 static json_t *gather(struct http_client *c, const struct diag_opts *o)
 {
     json_t *facts = json_object(), *status = NULL, *body = NULL, *names = json_array(), *v;
@@ -203,7 +248,9 @@ static json_t *gather(struct http_client *c, const struct diag_opts *o)
         json_decref(names);
         return NULL;
     }
-    probe_api(c, "/api/v1/status", o->timeout_ms, facts, "management", &status);
+    probe_management(c, o->timeout_ms, facts);
+    if (strcmp(str_or(json_object_get(json_object_get(facts, "management"), "state")), "ok") == 0)
+        probe_api(c, "/api/v1/status", o->timeout_ms, facts, NULL, &status);
     if (status) {
         (void)json_object_set(facts, "leds", json_object_get(status, "leds"));
         json_array_foreach(json_object_get(status, "conditions"), i, v)
@@ -225,8 +272,10 @@ static json_t *gather(struct http_client *c, const struct diag_opts *o)
         (void)json_object_set_new(facts, "leds", leds_from_file(o->data_dir));
     }
     (void)json_object_set_new(facts, "conditions", names);
+    pause_ms(PROBE_GAP_MS);
     probe_api(c, "/control/v1/clock", o->timeout_ms, facts, "control", &body);
     json_decref(body);
+    pause_ms(PROBE_GAP_MS);
     (void)json_object_set_new(facts, "soap",
                               o->soap_url ? probe_soap(o->soap_url, o->timeout_ms)
                                           : probe_json("skipped", 0, "no --soap"));

@@ -429,29 +429,58 @@ static bool quiet(struct http_client *c, const char *method, const char *path, j
     return ok;
 }
 
+static bool text_is(const json_t *v, const char *s)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
+}
+
+static bool listed(const json_t *list, const char *id)
+{
+    const json_t *v;
+    size_t i;
+
+    json_array_foreach(list, i, v)
+    {
+        if (text_is(v, id) || (json_array_size(v) == 2 && text_is(json_array_get(v, 0), "m1") &&
+                               text_is(json_array_get(v, 1), id)))
+            return true;
+    }
+    return false;
+}
+
+/* Adds the workplaces ws1..wsN of mandant m1 that the info model lacks. Returns how many, or
+ * -1 after reporting a failure. */
 static int add_workplaces(struct http_client *c, int n, bool say)
 {
+    json_t *model = NULL;
     int added = 0;
 
+    if (!quiet(c, "GET", "/api/v1/infomodel", NULL, 0, &model)) {
+        konctl_error("cannot read the info model (GET /api/v1/infomodel)");
+        json_decref(model);
+        return -1;
+    }
     for (int i = 1; i <= n; i++) {
-        char id[16], path[64];
-        json_t *got = NULL;
+        const json_t *pairs =
+            json_object_get(json_object_get(model, "relations"), "mandant-workplace");
+        char id[16];
+        bool have, related;
         (void)snprintf(id, sizeof(id), "ws%d", i);
-        (void)snprintf(path, sizeof(path), "/api/v1/infomodel/workplace/%s", id);
-        if (quiet(c, "GET", path, NULL, 0, &got)) {
-            json_decref(got);
-            continue;
-        }
-        if (!quiet(c, "POST", "/api/v1/infomodel/workplace", json_pack("{s:s}", "id", id), 409,
-                   NULL) ||
-            !quiet(c, "POST", "/api/v1/infomodel/relations",
-                   json_pack("{s:s,s:s,s:s}", "relation", "mandant-workplace", "a", "m1", "b", id),
-                   409, NULL)) {
+        have = listed(json_object_get(model, "workplaces"), id);
+        related = listed(pairs, id);
+        if ((!have && !quiet(c, "POST", "/api/v1/infomodel/workplace", json_pack("{s:s}", "id", id),
+                             409, NULL)) ||
+            (!related &&
+             !quiet(c, "POST", "/api/v1/infomodel/relations",
+                    json_pack("{s:s,s:s,s:s}", "relation", "mandant-workplace", "a", "m1", "b", id),
+                    409, NULL))) {
             konctl_error("could not add workplace %s to mandant m1", id);
+            json_decref(model);
             return -1;
         }
-        added++;
+        added += !have;
     }
+    json_decref(model);
     if (say && added)
         (void)fprintf(stderr, "scenario: added %d workplaces to mandant m1\n", added);
     return added;

@@ -109,8 +109,14 @@ static void find_situations(const json_t *facts, json_t *findings, bool found[DI
     }
     if (mgmt_hung || soap_hung || system_off) {
         found[DIAG_HUNG] = true;
-        finding(findings, DIAG_HUNG, "%s%s%s%s",
-                mgmt_hung ? "the management API accepts connections but does not answer; " : "",
+        char mgmt[128] = "";
+        if (mgmt_hung)
+            (void)snprintf(mgmt, sizeof(mgmt),
+                           "the management API accepts connections but does not answer (%.0f of "
+                           "%.0f probes timed out); ",
+                           num_at(json_object_get(facts, "management"), "timeouts", 1),
+                           num_at(json_object_get(facts, "management"), "probes", 1));
+        finding(findings, DIAG_HUNG, "%s%s%s%s", mgmt,
                 soap_hung ? "SOAP (connector.sds) accepts connections but does not answer; " : "",
                 system_off ? "LED Power on, System off (the main loop does not tick); " : "",
                 "the process is alive and its main loop is blocked");

@@ -5,8 +5,9 @@
  * The facts (cmd_diagnose.c gathers them; any member may be missing or null = unknown):
  *   "management", "soap", "control": {"state": "ok"|"timeout"|"refused"|"error"|"skipped",
  *                                      "ms": N, "detail": "..."}
- *        "timeout" means the TCP connection was accepted (the process is alive) but no answer
- *        came within the probe's time.
+ *        "timeout": no answer within the probe's time although something listens (the
+ *        connection was accepted or waits in a full accept queue: the process is alive);
+ *        "refused": nothing listens.
  *   "leds":       {"power": "on", "system": "off", ...} from the API or DATA/run/leds.json
  *   "conditions": ["EC_LOG_OVERFLOW", ...] (active condition names)
  *   "log":        the answer of GET /api/v1/log/stats
