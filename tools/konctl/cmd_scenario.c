@@ -486,17 +486,19 @@ static int add_workplaces(struct http_client *c, int n, bool say)
     return added;
 }
 
-static bool crypto_setting_on(struct http_client *c)
+/* Is LOG_SUCCESSFUL_CRYPTO_OPS Enabled? A connector that does not answer within timeout_ms
+ * leaves it as it was (prev), so the per-second figures keep their pace. */
+static bool crypto_setting_on(struct http_client *c, long timeout_ms, bool prev)
 {
-    json_t *got = NULL;
-    bool on = false;
+    struct http_result res;
+    bool on = prev;
 
-    if (quiet(c, "GET", "/api/v1/settings/LOG_SUCCESSFUL_CRYPTO_OPS", NULL, 0, &got))
-        on = strcmp(json_string_value(json_object_get(got, "value"))
-                        ? json_string_value(json_object_get(got, "value"))
-                        : "",
-                    "Enabled") == 0;
-    json_decref(got);
+    if (http_request(c, "GET", "/api/v1/settings/LOG_SUCCESSFUL_CRYPTO_OPS", NULL, timeout_ms,
+                     &res) < 0)
+        return prev;
+    if (res.fail == HTTP_FAIL_NONE && res.status == 200)
+        on = text_is(json_object_get(res.body, "value"), "Enabled");
+    http_result_done(&res);
     return on;
 }
 
@@ -617,12 +619,17 @@ static int practice(struct konctl *k, const struct scenario_opts *o)
             break;
     }
     for (int t = 1; clock_real_mono_ms() < r.end_ms + r.timeout_ms; t++) {
+        int64_t tick = r.end_ms - (int64_t)o->seconds * 1000 + (int64_t)t * 1000;
+        int64_t now = clock_real_mono_ms();
         json_t *fig[KIND_MAX];
         uint64_t ev;
-        struct timespec ts = {1, 0};
-        (void)nanosleep(&ts, NULL);
+        if (tick > now) {
+            struct timespec ts = {.tv_sec = (time_t)((tick - now) / 1000),
+                                  .tv_nsec = (long)((tick - now) % 1000) * 1000000L};
+            (void)nanosleep(&ts, NULL);
+        }
         if (o->crypto_ops)
-            atomic_store(&r.crypto_on, crypto_setting_on(c));
+            atomic_store(&r.crypto_on, crypto_setting_on(c, 300, atomic_load(&r.crypto_on)));
         (void)pthread_mutex_lock(&r.lock);
         for (int i = 0; i < KIND_MAX; i++) {
             fig[i] = figures(r.s[i].ms, from[i], r.s[i].n, r.s[i].timeouts - to_before[i],
