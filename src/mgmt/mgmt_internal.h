@@ -222,11 +222,16 @@ struct mgmt_sessions *mgmt__sessions_free(struct mgmt_sessions *s);
 void mgmt__sessions_end_all(struct mgmt_sessions *s);
 size_t mgmt__sessions_count(struct mgmt_sessions *s);
 struct mgmt_sessions *mgmt__server_sessions(struct mgmt_server *srv);
-/* Authenticates evreq by its session cookie: 1 with the account in ret_user; 0 if it carries
- * no session cookie; -EACCES if the session is unknown, expired or its account changed;
- * -EPERM if state_changing and X-Konn-CSRF is not the session's CSRF token. */
-int mgmt__session_check(struct mgmt_sessions *s, struct evhttp_request *evreq, bool state_changing,
-                        struct store_user *ret_user);
+/* Authenticates a request by its Cookie header (may be NULL): 1 with the account in ret_user;
+ * 0 if it carries no session cookie; -EACCES if the session is unknown, expired or its
+ * account changed; -EPERM if state_changing and csrf (the X-Konn-CSRF header, may be NULL) is
+ * not the session's CSRF token. */
+int mgmt__session_check(struct mgmt_sessions *s, const char *cookie, const char *csrf,
+                        bool state_changing, struct store_user *ret_user);
+/* A new session for u (after its login): ret_token is the cookie's value, ret_csrf the CSRF
+ * token, 64 hex digits each. -EIO if no random bytes could be had. */
+int mgmt__sessions_add(struct mgmt_sessions *s, const struct store_user *u, char ret_token[65],
+                       char ret_csrf[65]);
 /* Answers POST (login), GET (who am I) and DELETE (logout) on /ui/session. */
 void mgmt__session_serve(struct mgmt_server *srv, struct evhttp_request *evreq,
                          enum mgmt_method method);

@@ -585,7 +585,9 @@ static void on_auth_done(enum mgmt_auth_result result, const struct store_user *
 static bool authenticate_by_session(struct mgmt_request *req, enum mgmt_method method)
 {
     struct store_user u;
-    int r = mgmt__session_check(req->srv->sessions, req->evreq, method != MGMT_GET, &u);
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req->evreq);
+    int r = mgmt__session_check(req->srv->sessions, evhttp_find_header(in, "Cookie"),
+                                evhttp_find_header(in, "X-Konn-CSRF"), method != MGMT_GET, &u);
 
     if (r == 0)
         return false;

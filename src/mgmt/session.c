@@ -98,10 +98,15 @@ size_t mgmt__sessions_count(struct mgmt_sessions *s)
     return n;
 }
 
-/* The value of the konn_session cookie if it is 64 hex digits, copied into out. */
-static bool cookie_token(struct evhttp_request *evreq, char out[TOKEN_HEX + 1])
+static const char *header_of(struct evhttp_request *evreq, const char *name)
 {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(evreq), "Cookie");
+    return evhttp_find_header(evhttp_request_get_input_headers(evreq), name);
+}
+
+/* The value of the konn_session cookie in a Cookie header (may be NULL) if it is 64 hex
+ * digits, copied into out. */
+static bool cookie_token(const char *h, char out[TOKEN_HEX + 1])
+{
     const char *p = h;
     size_t n = strlen(COOKIE_NAME);
 
@@ -157,15 +162,14 @@ static bool account_unchanged(struct mgmt_sessions *s, const struct session *se,
            ret_user->created_ms == se->account_created_ms;
 }
 
-int mgmt__session_check(struct mgmt_sessions *s, struct evhttp_request *evreq, bool state_changing,
-                        struct store_user *ret_user)
+int mgmt__session_check(struct mgmt_sessions *s, const char *cookie, const char *csrf,
+                        bool state_changing, struct store_user *ret_user)
 {
     char token[TOKEN_HEX + 1];
     struct session *se;
     struct store_user u;
-    const char *csrf;
 
-    if (!cookie_token(evreq, token))
+    if (!cookie_token(cookie, token))
         return 0;
     se = find_live(s, token);
     explicit_bzero(token, sizeof(token));
@@ -175,7 +179,6 @@ int mgmt__session_check(struct mgmt_sessions *s, struct evhttp_request *evreq, b
         session_end(se);
         return -EACCES;
     }
-    csrf = evhttp_find_header(evhttp_request_get_input_headers(evreq), "X-Konn-CSRF");
     if (state_changing &&
         (!csrf || strlen(csrf) != TOKEN_HEX || !mem_equal_ct(csrf, se->csrf, TOKEN_HEX)))
         return -EPERM;
@@ -227,6 +230,17 @@ static struct session *session_new(struct mgmt_sessions *s, const struct store_u
     se->login_mono_ms = se->last_mono_ms = clock_mono_ms();
     se->used = true;
     return se;
+}
+
+int mgmt__sessions_add(struct mgmt_sessions *s, const struct store_user *u,
+                       char ret_token[TOKEN_HEX + 1], char ret_csrf[TOKEN_HEX + 1])
+{
+    struct session *se = session_new(s, u, ret_token);
+
+    if (!se)
+        return -EIO;
+    memcpy(ret_csrf, se->csrf, TOKEN_HEX + 1);
+    return 0;
 }
 
 static json_t *session_json(const struct session *se, const struct store_user *u)
@@ -321,7 +335,7 @@ static void post_login(struct mgmt_server *srv, struct evhttp_request *evreq)
     json_t *body = NULL, *user, *password;
     struct login *l = NULL;
 
-    if (!evhttp_find_header(evhttp_request_get_input_headers(evreq), "X-Konn-CSRF")) {
+    if (!header_of(evreq, "X-Konn-CSRF")) {
         mgmt__webui_reply_json(
             evreq, 403, error_body(403, "csrf", "a login needs the X-Konn-CSRF header"), NULL);
         return;
@@ -357,7 +371,8 @@ static void get_current(struct mgmt_server *srv, struct evhttp_request *evreq)
 {
     struct mgmt_sessions *s = mgmt__server_sessions(srv);
     char token[TOKEN_HEX + 1];
-    struct session *se = cookie_token(evreq, token) ? find_live(s, token) : NULL;
+    struct session *se =
+        cookie_token(header_of(evreq, "Cookie"), token) ? find_live(s, token) : NULL;
     struct store_user u;
 
     explicit_bzero(token, sizeof(token));
@@ -377,8 +392,9 @@ static void delete_current(struct mgmt_server *srv, struct evhttp_request *evreq
 {
     struct mgmt_sessions *s = mgmt__server_sessions(srv);
     char token[TOKEN_HEX + 1];
-    struct session *se = cookie_token(evreq, token) ? find_live(s, token) : NULL;
-    const char *csrf = evhttp_find_header(evhttp_request_get_input_headers(evreq), "X-Konn-CSRF");
+    struct session *se =
+        cookie_token(header_of(evreq, "Cookie"), token) ? find_live(s, token) : NULL;
+    const char *csrf = header_of(evreq, "X-Konn-CSRF");
 
     explicit_bzero(token, sizeof(token));
     /* Invariant 3: another origin must not log the admin out either. */
