@@ -19,7 +19,7 @@ import pytest
 from conftest import KONCTL, KONNEKTORD, scaled
 
 # A new real core must be healthy within this (s); sanitizer builds boot slower.
-HEALTH_TIMEOUT_S = int(scaled(10))
+HEALTH_TIMEOUT_S = int(scaled(30))
 # For the core that never becomes healthy (a script: no sanitizer to wait for).
 HANG_TIMEOUT_S = 2
 FACTORY_VERSION = "0.1.0"
