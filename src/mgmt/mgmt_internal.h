@@ -137,6 +137,26 @@ int mgmt__backup_encrypt(const uint8_t *plain, size_t len, const char *passphras
 int mgmt__backup_decrypt(const uint8_t *file, size_t len, const char *passphrase,
                          uint32_t max_iterations, uint8_t **ret_plain, size_t *ret_len);
 
+/* ---- the backup's payload (backup_payload.c) -------------------------------------------- */
+
+/* A payload checked whole, ready to apply; the members borrow from the payload. */
+struct mgmt__backup_plan {
+    json_t *settings, *infomodel, *certs, *users; /* certs, users: NULL when absent */
+    size_t n_settings, n_entities, n_relations;
+};
+
+/* The running configuration as a payload (new reference), with the accounts on request. */
+json_t *mgmt__backup_payload_collect(const struct mgmt_deps *d, bool include_users);
+/* Checks a payload whole. -EINVAL with the reason in msg. */
+int mgmt__backup_plan_check(json_t *payload, struct mgmt__backup_plan *ret_plan, char *msg,
+                            size_t size);
+/* What an import shows before it applies: signer, time, contents (new reference). */
+json_t *mgmt__backup_plan_summary(json_t *payload, const struct mgmt__backup_plan *plan,
+                                  const struct mgmt__backup_signer *signer,
+                                  const struct mgmt_identity *own);
+/* Applies a checked plan on the loop; returns how many client certificates were restored. */
+size_t mgmt__backup_plan_apply(struct mgmt_server *srv, const struct mgmt__backup_plan *plan);
+
 /* ---- the hidden button (button.c) ------------------------------------------------------- */
 
 struct mgmt__button;
