@@ -1,6 +1,9 @@
-"""konctl diagnose against a real daemon (issue #8): each situation produced for real or
-through the control API, Plan A applied with --apply, and the recovery once the storm's
-entries age out on the virtual clock. ("hung" is in test_legacy_fault.py.)"""
+"""The 2020 incident against a real daemon (issue #8): konctl diagnose names each situation,
+produced for real or through the control API, applies Plan A with --apply, and sees the
+recovery once the storm's entries age out on the virtual clock; the legacy-cleanup fault hangs
+the loop like the 2020 devices (diagnose names it "hung") and ends with "off" or by itself;
+"konctl scenario practice" reports its figures. One file, so that the daemons share one
+generated world."""
 import json
 import os
 import subprocess
@@ -13,6 +16,30 @@ def diagnose(c, *extra):
     res = c.konctl("diagnose", "--json", "--timeout", "2000", *extra)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
+
+
+def diagnose_soap(c, soap):
+    """With the SOAP probe and the patience of practice software (500 ms)."""
+    res = c.konctl("diagnose", "--json", "--soap", soap, "--timeout", "500")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def lan_args(port):
+    return ["--lan-http", f"127.0.0.1:{port}", "--setting", "ANCL_TLS_MANDATORY=Disabled"]
+
+
+def fault_entries(c):
+    return c.api("GET", "/api/v1/log?topic=MGM/FAULT&limit=20")["entries"]
+
+
+def wait_for(pred, timeout):
+    end = time.monotonic() + scaled(timeout)
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
 
 
 def wait_condition(c, name, active=True, timeout=20):
@@ -61,9 +88,9 @@ def test_overflow_plan_a_applied_and_recovery_after_the_retention(start_connecto
     c = start_connector(["--setting", "SECLOG_CAPACITY_MB=16", "--setting",
                          "SECURITY_LOG_DAYS=10", "--setting", "LOG_SUCCESSFUL_CRYPTO_OPS=Enabled"])
     # The 2020 storm of successful crypto operations, each one distinct: ~30 MB in 16 MB.
-    flood_end = time.monotonic() + 6
+    flood_end = time.monotonic() + 4
     c.api("POST", "/control/v1/fault/flood",
-          {"topic": "LOG/CRYPTO_OP", "rate": 30000, "seconds": 6, "distinct": True})
+          {"topic": "LOG/CRYPTO_OP", "rate": 40000, "seconds": 4, "distinct": True})
     wait_condition(c, "EC_LOG_OVERFLOW", timeout=30)
     res = c.konctl("diagnose", "--json", "--apply", "--timeout", "2000", check=True)
     report = json.loads(res.stdout)
@@ -80,7 +107,7 @@ def test_overflow_plan_a_applied_and_recovery_after_the_retention(start_connecto
 
     # Once the storm has aged out (SECURITY_LOG_DAYS on the virtual clock) and the admin reset
     # the condition, the connector is healthy again.
-    time.sleep(max(0.0, flood_end + 0.5 - time.monotonic()))  # the flood's 6 s of real time
+    time.sleep(max(0.0, flood_end + 0.5 - time.monotonic()))  # the flood's 4 s of real time
     c.konctl("clock", "advance", "11d", check=True)
     c.konctl("clock", "advance", "2h", check=True)  # the retention pass runs on the clock
 
@@ -93,3 +120,85 @@ def test_overflow_plan_a_applied_and_recovery_after_the_retention(start_connecto
     c.konctl("ec", "reset", "EC_LOG_OVERFLOW", check=True)
     report = diagnose(c)
     assert report["situations"] == ["healthy"], report["findings"]
+
+
+def test_legacy_fault_hangs_the_loop_until_switched_off(start_connector):
+    port = free_port()
+    c = start_connector(lan_args(port))
+    soap = f"http://127.0.0.1:{port}"
+
+    # Armed without force, it waits for the log's budget: nothing hangs yet.
+    on = c.konctl("fault", "legacy-log-cleanup", "on", "--max-seconds", "60", "--json",
+                  check=True)
+    assert json.loads(on.stdout)["on"] is True
+    time.sleep(0.3)
+    state = c.api("GET", "/control/v1/fault/legacy-log-cleanup", timeout=5)
+    assert state["on"] and not state["hogging"] and state["slices"] == 0
+
+    c.konctl("fault", "legacy-log-cleanup", "on", "--force", "--max-seconds", "60", check=True)
+    report = diagnose_soap(c, soap)
+    assert "hung" in report["situations"], report["findings"]
+    assert report["plan_a"]["available"] is False
+    # Calls with a practice software's patience (500 ms) time out.
+    assert report["facts"]["management"]["timeouts"] >= 1 or \
+        report["facts"]["soap"]["state"] == "timeout", report["facts"]
+
+    t0 = time.monotonic()
+    off = c.konctl("fault", "legacy-log-cleanup", "off", check=True)
+    assert "off" in off.stdout
+    assert time.monotonic() - t0 < scaled(15)
+    report = diagnose_soap(c, soap)
+    assert report["situations"] == ["healthy"], report["findings"]
+
+    # Every switch is in the security log with the user who made it.
+    def logged():
+        states = [e["params"]["State"] for e in fault_entries(c)]
+        return states.count("on") == 2 and "off" in states
+    assert wait_for(logged, 5), fault_entries(c)
+    assert all(e["params"]["User"] == "admin" for e in fault_entries(c))
+
+
+def test_legacy_fault_ends_by_itself_and_refuses_bad_values(connector):
+    c = connector
+    for body in ({}, {"on": "yes"}, {"on": True, "max_seconds": 0},
+                 {"on": True, "max_seconds": 601}, {"on": True, "slice_ms": 5}):
+        status, answer = c.request("POST", "/control/v1/fault/legacy-log-cleanup", body)
+        assert status == 400, (body, answer)
+    assert c.api("GET", "/control/v1/fault/legacy-log-cleanup")["on"] is False
+
+    c.api("POST", "/control/v1/fault/legacy-log-cleanup",
+          {"on": True, "force": True, "max_seconds": 1, "slice_ms": 300}, timeout=10)
+    # At most 1 s of hogging plus a slice: afterwards it is off and the API is quick again.
+    time.sleep(1.3)
+    assert wait_for(lambda: not c.api("GET", "/control/v1/fault/legacy-log-cleanup",
+                                      timeout=10)["on"], 5)
+    t0 = time.monotonic()
+    c.api("GET", "/api/v1/leds")
+    assert time.monotonic() - t0 < scaled(1)
+    assert wait_for(lambda: any(e["params"]["State"] == "ended" for e in fault_entries(c)), 5)
+
+
+def test_scenario_practice_reports_figures(start_connector):
+    port = free_port()
+    c = start_connector(lan_args(port))
+    res = c.konctl("scenario", "practice", "--workplaces", "3", "--seconds", "2", "--storm",
+                   "2000", "--crypto-ops", "--interval", "200", "--json",
+                   "--soap", f"http://127.0.0.1:{port}")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["workplaces"] == 3 and report["storm_started"] is True
+    assert report["subscriptions"] == 2
+    for kind in ("soap", "management"):
+        fig = report[kind]
+        assert fig["requests"] >= 6, report
+        assert fig["errors"] == 0 and fig["timeouts"] == 0, report
+        assert 0 < fig["p50_ms"] <= fig["p99_ms"] <= fig["max_ms"]
+    assert report["crypto_ops_logged"] >= 6
+    assert len(report["per_second"]) >= 2
+    # The workplaces the scenario needed were added to the demo practice.
+    model = c.api("GET", "/api/v1/infomodel")
+    assert {"ws1", "ws2", "ws3"} <= set(model["workplaces"])
+    assert ["m1", "ws3"] in model["relations"]["mandant-workplace"]
+    assert c.api("GET", "/api/v1/settings/LOG_SUCCESSFUL_CRYPTO_OPS")["value"] == "Enabled"
+    topics = c.api("GET", "/api/v1/log/stats")["topics"]
+    assert topics.get("LOG/CRYPTO_OP", 0) >= 6 and topics.get("NK/FIREWALL/DROP", 0) > 0
