@@ -19,6 +19,8 @@ struct control *control_free(struct control *c)
     if (!c)
         return NULL;
     clock_timer_free(c->vpn_timer);
+    if (c->fw_blocked_sub)
+        (void)evt_bus_unsubscribe(c->deps.bus, c->fw_blocked_sub);
     control__flood_stop(c);
     control__legacy_stop(c);
     free(c);

@@ -18,8 +18,9 @@ struct control {
     enum vpn_state vpn;
     bool ti_accepts; /* the simulated TI side accepts the tunnel */
     struct clock_timer *vpn_timer;
-    struct flood *flood;   /* the running flood, if any */
-    struct legacy *legacy; /* the legacy-cleanup fault, while on */
+    uint64_t fw_blocked_sub; /* bus subscription to EC_FW_Not_Valid_Status_Blocked, 0 none */
+    struct flood *flood;     /* the running flood, if any */
+    struct legacy *legacy;   /* the legacy-cleanup fault, while on */
 };
 
 /* A route of the control API: every one is for CONTROL_WORLD_ROLES and outside the

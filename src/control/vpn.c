@@ -11,7 +11,9 @@
  *  1. EC_No_VPN_TI_Connection is active exactly when the state is not UP and MGM_LU_ONLINE is
  *     Enabled (A_17085: never raised offline). It is raised at once, within the 300 s of
  *     TAB_KON_503, while the tunnel is down or still connecting.
- *  2. The VPN LED follows the state (led_panel_set_vpn) on every transition. */
+ *  2. The VPN LED follows the state (led_panel_set_vpn) on every transition.
+ *  3. While EC_FW_Not_Valid_Status_Blocked is active (a critical update past its deadline,
+ *     TIP1-A_6025) the tunnel is torn down and not set up again, as when the TI refuses it. */
 #include "control/control_internal.h"
 
 #include <errno.h>
@@ -49,7 +51,8 @@ static void reconsider(struct control *c)
     bool online = false;
 
     (void)store_setting_get_bool(c->deps.store, "MGM_LU_ONLINE", &online);
-    if (!online || !c->ti_accepts)
+    if (!online || !c->ti_accepts ||
+        ec_is_active(c->deps.ecs, EC_FW_NOT_VALID_STATUS_BLOCKED, NULL))
         vpn_enter(c, VPN_STATE_DOWN);
     else if (c->vpn == VPN_STATE_DOWN)
         vpn_enter(c, VPN_STATE_CONNECTING);
@@ -59,6 +62,11 @@ static void on_setting_changed(const char *name, const char *value, void *arg)
 {
     if (strcmp(name, "MGM_LU_ONLINE") == 0)
         reconsider(arg);
+}
+
+static void on_fw_blocked(const struct evt_event *ev, void *arg)
+{
+    reconsider(arg);
 }
 
 int control_vpn_start(struct control *c)
@@ -71,6 +79,12 @@ int control_vpn_start(struct control *c)
     r = store_setting_on_change(c->deps.store, on_setting_changed, c);
     if (r < 0)
         return r;
+    if (c->deps.bus) {
+        r = evt_bus_subscribe(c->deps.bus, "OPERATIONAL_STATE/EC_FW_Not_Valid_Status_Blocked",
+                              on_fw_blocked, c, &c->fw_blocked_sub);
+        if (r < 0)
+            return r;
+    }
     c->ti_accepts = true;
     c->vpn = VPN_STATE_DOWN;
     reconsider(c);

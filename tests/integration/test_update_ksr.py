@@ -244,6 +244,10 @@ def test_check_conditions_events_and_a_download_that_resumes(pki, ksr_dir, ksr,
     wait_for("EC_FW_Not_Valid_Status_Blocked",
              lambda: "EC_FW_Not_Valid_Status_Blocked" in active(c))
     assert "OPERATIONAL_STATE/EC_FW_Not_Valid_Status_Blocked" in topics(c)
+    # TI connections are torn down and not set up again while blocked.
+    assert c.api("GET", "/api/v1/status")["vpn"] == "down"
+    advance(c, "10s")
+    assert c.api("GET", "/api/v1/status")["vpn"] == "down"
 
 
 def test_autodownload_firmware_group_and_keep_only_the_newest(pki, ksr_dir, ksr, start_connector,
