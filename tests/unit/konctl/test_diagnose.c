@@ -158,6 +158,22 @@ static void crypto_setting_already_off_is_not_changed(void **state)
     json_decref(r);
 }
 
+static void crypto_logging_goes_even_when_it_does_not_dominate(void **state)
+{
+    json_t *r =
+        classify("{\"conditions\": [\"EC_LOG_OVERFLOW\"],"
+                 " \"settings\": {\"LOG_SUCCESSFUL_CRYPTO_OPS\": \"Enabled\"},"
+                 " \"log\": {\"capacity_bytes\": 1000000, \"bytes_per_day\": 1000000.0,"
+                 "          \"retention_days_setting\": 10,"
+                 "          \"topics\": {\"NK/FIREWALL/DROP\": 90, \"LOG/CRYPTO_OP\": 10}}}");
+    const json_t *a = json_object_get(r, "plan_a");
+
+    assert_non_null(setting_change(r, "LOG_SUCCESSFUL_CRYPTO_OPS"));
+    assert_int_equal(json_array_size(json_object_get(a, "dominant")), 1);
+    assert_float_equal(json_real_value(json_object_get(a, "rate_after_bytes_per_day")), 9e5, 1);
+    json_decref(r);
+}
+
 static void log_not_writable(void **state)
 {
     json_t *r = classify("{\"conditions\": [\"EC_Security_Log_Not_Writable\"]}");
@@ -287,6 +303,7 @@ int main(void)
         cmocka_unit_test(log_overflow_names_dominant_producers_and_settings),
         cmocka_unit_test(overflow_estimate_is_the_retention_when_the_rate_becomes_small),
         cmocka_unit_test(crypto_setting_already_off_is_not_changed),
+        cmocka_unit_test(crypto_logging_goes_even_when_it_does_not_dominate),
         cmocka_unit_test(log_not_writable),
         cmocka_unit_test(firmware_blocked),
         cmocka_unit_test(update_rolled_back),
