@@ -111,10 +111,19 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The q-quantile (0 < q <= 1) of the n sorted values v, rounded to 0.1 ms; null when n is 0. */
+static json_t *quantile(const double *v, size_t n, double q)
+{
+    size_t i = (size_t)ceil(q * (double)n);
+
+    return n ? json_real(round(v[i ? i - 1 : 0] * 10) / 10) : json_null();
+}
+
 /* p50, p99 and max of ms[from..to) as a JSON object with the counts. */
 static json_t *figures(const double *ms, size_t from, size_t to, uint64_t timeouts, uint64_t errors)
 {
     size_t n = to - from;
+    uint64_t failed = timeouts + errors < n ? timeouts + errors : n;
     double *v = n ? malloc(n * sizeof(*v)) : NULL;
     json_t *o;
 
@@ -124,12 +133,10 @@ static json_t *figures(const double *ms, size_t from, size_t to, uint64_t timeou
         memcpy(v, ms + from, n * sizeof(*v));
         qsort(v, n, sizeof(*v), cmp_double);
     }
-#define PCT(q) (n ? json_real(round(v[(size_t)ceil((q) * (double)n) - 1] * 10) / 10) : json_null())
     o = json_pack("{s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "requests", (json_int_t)n, "ok",
-                  (json_int_t)(n - (size_t)(timeouts + errors < n ? timeouts + errors : n)),
-                  "timeouts", (json_int_t)timeouts, "errors", (json_int_t)errors, "p50_ms",
-                  PCT(0.5), "p99_ms", PCT(0.99), "max_ms", PCT(1.0));
-#undef PCT
+                  (json_int_t)(n - failed), "timeouts", (json_int_t)timeouts, "errors",
+                  (json_int_t)errors, "p50_ms", quantile(v, n, 0.5), "p99_ms", quantile(v, n, 0.99),
+                  "max_ms", quantile(v, n, 1.0));
     free(v);
     return o;
 }
