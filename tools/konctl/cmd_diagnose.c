@@ -417,9 +417,24 @@ int cmd_fault_legacy(struct konctl *k, int argc, char **argv)
 
     if (!args_command(k, argc, argv, opts, ARRAY_SIZE(opts), 1, 1, legacy_usage, &a, &r))
         return r;
-    if (strcmp(a.pos[0], "status") == 0)
-        return konctl_send(k, "GET", "/control/v1/fault/legacy-log-cleanup", NULL, "%s",
-                           "see --json for the fault's state");
+    if (strcmp(a.pos[0], "status") == 0) {
+        r = konctl_call(k, "GET", "/control/v1/fault/legacy-log-cleanup", NULL, &answer);
+        if (r == KONCTL_EXIT_OK && k->json)
+            (void)out_json_print(stdout, answer);
+        else if (r == KONCTL_EXIT_OK && !json_is_true(json_object_get(answer, "on")))
+            (void)printf("the legacy-cleanup fault is off\n");
+        else if (r == KONCTL_EXIT_OK)
+            (void)printf("the legacy-cleanup fault is on%s: %lld slices (%lld ms) so far, "
+                         "ends in %lld s\n",
+                         json_is_true(json_object_get(answer, "hogging"))
+                             ? " and hogging the main loop"
+                             : ", waiting for EC_LOG_OVERFLOW",
+                         (long long)json_integer_value(json_object_get(answer, "slices")),
+                         (long long)json_integer_value(json_object_get(answer, "hog_ms")),
+                         (long long)json_integer_value(json_object_get(answer, "remaining_s")));
+        json_decref(answer);
+        return r;
+    }
     if (strcmp(a.pos[0], "on") != 0 && strcmp(a.pos[0], "off") != 0) {
         konctl_error("'%s' is neither on, off nor status", a.pos[0]);
         return KONCTL_EXIT_USAGE;

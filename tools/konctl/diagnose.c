@@ -429,6 +429,9 @@ int diag_print(FILE *f, const json_t *report, bool color)
         (void)fprintf(f, "  - %s\n", text ? text : "?");
         free(text);
     }
+    if (strcmp(str_at(json_object_get(json_object_get(report, "facts"), "updater"), "state"),
+               "not_found") == 0)
+        (void)fprintf(f, "  (updater not available: the daemon has no /api/v1/update routes)\n");
     if (diag_report_has(report, DIAG_HEALTHY))
         return ferror(f) ? -EIO : 0;
     if (json_array_size(json_object_get(a, "dominant")) > 0) {

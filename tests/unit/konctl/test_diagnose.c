@@ -296,6 +296,26 @@ static void human_text_has_numbered_plans(void **state)
     json_decref(r);
 }
 
+static void human_text_says_when_the_updater_is_missing(void **state)
+{
+    json_t *r = classify(NULL);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    assert_int_equal(
+        json_object_set_new(r, "facts", json_pack("{s:{s:s}}", "updater", "state", "not_found")),
+        0);
+    assert_non_null(f);
+    assert_int_equal(diag_print(f, r, false), 0);
+    assert_int_equal(fclose(f), 0);
+    assert_non_null(strstr(text, "Situation: healthy"));
+    assert_non_null(strstr(text, "updater not available"));
+    assert_null(strstr(text, "Plan A"));
+    free(text);
+    json_decref(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +333,7 @@ int main(void)
         cmocka_unit_test(several_situations_at_once_most_urgent_first),
         cmocka_unit_test(missing_facts_are_unknown_not_a_crash),
         cmocka_unit_test(human_text_has_numbered_plans),
+        cmocka_unit_test(human_text_says_when_the_updater_is_missing),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
