@@ -478,19 +478,25 @@
 
     async function exportLog() {
       say(msg, 'Exporting…');
-      let r;
+      /* A stream that stalls must not leave the page saying "Exporting…" for ever. */
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), 30000);
+      let r, blob;
       try {
-        r = await fetch('/api/v1/log/export?' + query(false),
-          { headers: { 'X-Konn-CSRF': state.csrf }, credentials: 'same-origin', cache: 'no-store' });
+        r = await fetch('/api/v1/log/export?' + query(false), { headers: { 'X-Konn-CSRF': state.csrf },
+          credentials: 'same-origin', cache: 'no-store', signal: abort.signal });
+        if (r.ok) blob = await r.blob();
       } catch (e) {
-        say(msg, 'The export failed: the connector did not answer', 'error');
+        say(msg, abort.signal.aborted ? 'The export did not finish within 30 s; try again.'
+          : 'The export failed: the connector did not answer', 'error');
         return;
+      } finally {
+        clearTimeout(timer);
       }
       if (!r.ok) {
         say(msg, `The export failed (${r.status})`, 'error');
         return;
       }
-      const blob = await r.blob();
       const a = h('a', { href: URL.createObjectURL(blob),
         download: `security-log-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.jsonl` });
       document.body.append(a);
