@@ -53,32 +53,6 @@ static const char terminal_usage[] =
     "disconnect  cut terminal ID off: its cards are removed (CARD/REMOVED), CT/DISCONNECTED\n"
     "            follows, and an active terminal raises EC_CardTerminal_Not_Available(ID)\n";
 
-/* Standard base64 with padding, no line breaks. Returns a heap string or NULL. */
-static char *base64_encode(const unsigned char *data, size_t len)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    size_t o = 0;
-
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)data[i] << 16;
-
-        if (i + 1 < len)
-            v |= (unsigned)data[i + 1] << 8;
-        if (i + 2 < len)
-            v |= data[i + 2];
-        out[o++] = alphabet[(v >> 18) & 63];
-        out[o++] = alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? alphabet[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* "ct1/2" for a card's "where", "-" when it is in no slot. */
 static void where_text(const json_t *where, char *buf, size_t size)
 {

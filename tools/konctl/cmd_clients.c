@@ -55,115 +55,6 @@ static const char client_user_usage[] =
     "             without --password konctl generates one and prints it once)\n"
     "delete NAME  remove client user NAME\n";
 
-/* ---- base64 and the file ---------------------------------------------------------------- */
-
-static int b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Decodes standard base64 with padding and no line breaks into a heap buffer. Returns 0,
- * -EINVAL when the text is not such base64 or is empty, or -ENOMEM. */
-static int base64_decode(const char *in, unsigned char **ret, size_t *ret_len)
-{
-    size_t len = strlen(in), o = 0;
-    unsigned char *out;
-
-    if (len == 0 || len % 4 != 0)
-        return -EINVAL;
-    out = malloc(len / 4 * 3);
-    if (!out)
-        return -ENOMEM;
-    for (size_t i = 0; i < len; i += 4) {
-        bool last = i + 4 == len;
-        int pad = last && in[i + 3] == '=' ? (in[i + 2] == '=' ? 2 : 1) : 0;
-        uint32_t v = 0;
-
-        for (size_t j = 0; j < 4; j++) {
-            int d = j >= (size_t)(4 - pad) ? 0 : b64_value(in[i + j]);
-
-            if (d < 0) {
-                explicit_bzero(out, len / 4 * 3);
-                free(out);
-                return -EINVAL;
-            }
-            v = v << 6 | (uint32_t)d;
-        }
-        out[o++] = (unsigned char)(v >> 16);
-        if (pad < 2)
-            out[o++] = (unsigned char)(v >> 8);
-        if (pad < 1)
-            out[o++] = (unsigned char)v;
-    }
-    *ret = out;
-    *ret_len = o;
-    return 0;
-}
-
-/* Creates FILE.XXXXXX next to FILE (invariant 1). Returns an exit code. */
-static int out_file_open(const char *file, char **ret_tmp, int *ret_fd)
-{
-    size_t size = strlen(file) + sizeof(".XXXXXX");
-    char *tmp = malloc(size);
-    int fd;
-
-    if (!tmp) {
-        konctl_error("out of memory");
-        return KONCTL_EXIT_ERROR;
-    }
-    (void)snprintf(tmp, size, "%s.XXXXXX", file);
-    /* mkstemp creates it with mode 0600: the file holds a private key. */
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        konctl_error("cannot create '%s': %s", file, strerror(errno));
-        free(tmp);
-        return KONCTL_EXIT_USAGE;
-    }
-    *ret_tmp = tmp;
-    *ret_fd = fd;
-    return KONCTL_EXIT_OK;
-}
-
-/* Writes data to fd, syncs and closes it, and renames tmp to file. Closes fd and removes tmp
- * on failure too. Returns an exit code. */
-static int out_file_commit(int fd, const char *tmp, const char *file, const unsigned char *data,
-                           size_t len)
-{
-    size_t done = 0;
-    int r = 0;
-
-    while (done < len && r == 0) {
-        ssize_t n = write(fd, data + done, len - done);
-
-        if (n < 0 && errno != EINTR)
-            r = -errno;
-        else if (n > 0)
-            done += (size_t)n;
-    }
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, file) < 0)
-        r = -errno;
-    if (r < 0) {
-        konctl_error("cannot write '%s': %s", file, strerror(-r));
-        (void)unlink(tmp);
-        return KONCTL_EXIT_ERROR;
-    }
-    return KONCTL_EXIT_OK;
-}
-
 /* ---- client-cert ------------------------------------------------------------------------ */
 
 /* Writes the answer's PKCS#12 to file through tmp and fd (closed either way). Returns an
@@ -185,7 +76,7 @@ static int p12_save(const json_t *answer, int fd, const char *tmp, const char *f
         (void)unlink(tmp);
         return KONCTL_EXIT_ERROR;
     }
-    r = out_file_commit(fd, tmp, file, p12, len);
+    r = file_commit(fd, tmp, file, p12, len);
     explicit_bzero(p12, len);
     free(p12);
     return r;
@@ -224,7 +115,7 @@ static int client_cert_issue(struct konctl *k, int argc, char **argv)
         r = KONCTL_EXIT_USAGE;
         goto out;
     }
-    r = out_file_open(file, &tmp, &fd);
+    r = file_temp_open(file, &tmp, &fd);
     if (r != KONCTL_EXIT_OK)
         goto out;
     r = konctl_call(k, "POST", "/api/v1/client-certs", body, &answer);

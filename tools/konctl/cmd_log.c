@@ -415,25 +415,16 @@ static void export_end_line(struct export_sink *s)
         s->error = errno ? errno : EIO;
 }
 
-/* Creates FILE.XXXXXX next to FILE for the export. Returns an exit code. */
+/* Creates FILE.XXXXXX next to FILE for the export, mode 0600: the log is for administrators
+ * only. Returns an exit code. */
 static int export_file_open(const char *file, char **ret_tmp, FILE **ret_f)
 {
-    size_t size = strlen(file) + sizeof(".XXXXXX");
     char *tmp = NULL;
     FILE *f = NULL;
-    int fd;
+    int fd = -1, r = file_temp_open(file, &tmp, &fd);
 
-    tmp = malloc(size);
-    if (!tmp)
-        return out_of_memory();
-    (void)snprintf(tmp, size, "%s.XXXXXX", file);
-    /* mkstemp creates it with mode 0600: the log is for administrators only. */
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        konctl_error("cannot create '%s': %s", file, strerror(errno));
-        free(tmp);
-        return KONCTL_EXIT_USAGE;
-    }
+    if (r != KONCTL_EXIT_OK)
+        return r;
     f = fdopen(fd, "w");
     if (!f) {
         konctl_error("cannot write '%s': %s", tmp, strerror(errno));

@@ -212,6 +212,25 @@ int report_failure(FILE *f, const struct http_result *res, const char *url);
  * frees it; wipe it first if it holds a secret). 0, -EFBIG, -ENOMEM, -EIO or fopen's -errno. */
 int file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len);
 
+/* Creates FILE.XXXXXX next to FILE, mode 0600, for a file written whole or not at all; the
+ * caller frees *ret_tmp. Returns an exit code (konctl_error() reported a failure). */
+int file_temp_open(const char *file, char **ret_tmp, int *ret_fd);
+
+/* Writes data to fd, syncs and closes it, and renames tmp to file. Closes fd and removes tmp
+ * on failure too. Returns an exit code. */
+int file_commit(int fd, const char *tmp, const char *file, const unsigned char *data, size_t len);
+
+/* file_temp_open() and file_commit(): FILE holds data whole, mode 0600, or is left as it was.
+ * Returns an exit code. */
+int file_save(const char *file, const unsigned char *data, size_t len);
+
+/* Standard base64 with padding, no line breaks. Returns a heap string or NULL. */
+char *base64_encode(const unsigned char *data, size_t len);
+
+/* Decodes standard base64 with padding and no line breaks into a heap buffer. Returns 0,
+ * -EINVAL when the text is not such base64 or is empty, or -ENOMEM. */
+int base64_decode(const char *in, unsigned char **ret, size_t *ret_len);
+
 /* ---- commands (cmd_*.c) ----------------------------------------------------------------- */
 
 /* Each runs one top-level command; argv[0] is the command word. Returns an exit code. */
