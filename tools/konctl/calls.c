@@ -46,6 +46,22 @@ out:
     return r;
 }
 
+int konctl_show(struct konctl *k, const char *path,
+                int (*print)(const struct konctl *k, const json_t *answer))
+{
+    json_t *answer = NULL;
+    int r = konctl_call(k, "GET", path, NULL, &answer);
+
+    if (r != KONCTL_EXIT_OK)
+        return r;
+    if (k->json)
+        (void)out_json_print(stdout, answer);
+    else
+        r = print(k, answer);
+    json_decref(answer);
+    return r;
+}
+
 int konctl_send(struct konctl *k, const char *method, const char *path, const json_t *body,
                 const char *done_fmt, ...)
 {

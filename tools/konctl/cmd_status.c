@@ -184,20 +184,11 @@ out:
 int cmd_status(struct konctl *k, int argc, char **argv)
 {
     struct args a;
-    json_t *answer = NULL;
     int r;
 
     if (!args_command(k, argc, argv, NULL, 0, 0, 0, status_usage, &a, &r))
         return r;
-    r = konctl_call(k, "GET", "/api/v1/status", NULL, &answer);
-    if (r != KONCTL_EXIT_OK)
-        return r;
-    if (k->json)
-        (void)out_json_print(stdout, answer);
-    else
-        r = print_status(k, answer);
-    json_decref(answer);
-    return r;
+    return konctl_show(k, "/api/v1/status", print_status);
 }
 
 int cmd_leds(struct konctl *k, int argc, char **argv)

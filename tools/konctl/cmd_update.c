@@ -128,21 +128,27 @@ out:
 
 static int update_status(struct konctl *k, int argc, char **argv)
 {
-    json_t *answer = NULL;
     struct args a;
     int r;
 
     if (!args_command(k, argc, argv, NULL, 0, 0, 0, update_usage, &a, &r))
         return r;
-    r = konctl_call(k, "GET", "/api/v1/update/status", NULL, &answer);
-    if (r != KONCTL_EXIT_OK)
-        return r;
-    if (k->json)
+    return konctl_show(k, "/api/v1/update/status", print_status);
+}
+
+/* Prints the answer (--json) or its "message", fallback without one; frees the answer.
+ * Returns KONCTL_EXIT_OK. */
+static int print_message(const struct konctl *k, json_t *answer, const char *fallback)
+{
+    if (k->json) {
         (void)out_json_print(stdout, answer);
-    else
-        r = print_status(k, answer);
+    } else {
+        const char *msg = json_string_value(json_object_get(answer, "message"));
+
+        printf("%s\n", msg ? msg : fallback);
+    }
     json_decref(answer);
-    return r;
+    return KONCTL_EXIT_OK;
 }
 
 /* POST path (no body) and print the answer's "message". */
@@ -159,15 +165,7 @@ static int post_simple(struct konctl *k, int argc, char **argv, const char *path
     r = konctl_call(k, "POST", path, NULL, &answer);
     if (r != KONCTL_EXIT_OK)
         return r;
-    if (k->json) {
-        (void)out_json_print(stdout, answer);
-    } else {
-        const char *msg = json_string_value(json_object_get(answer, "message"));
-
-        printf("%s\n", msg ? msg : "done");
-    }
-    json_decref(answer);
-    return r;
+    return print_message(k, answer, "done");
 }
 
 static int update_install(struct konctl *k, int argc, char **argv)
@@ -210,15 +208,7 @@ static int update_install(struct konctl *k, int argc, char **argv)
     }
     if (r != KONCTL_EXIT_OK)
         return r;
-    if (k->json) {
-        (void)out_json_print(stdout, answer);
-    } else {
-        const char *msg = json_string_value(json_object_get(answer, "message"));
-
-        printf("%s\n", msg ? msg : "installed; the connector restarts");
-    }
-    json_decref(answer);
-    return r;
+    return print_message(k, answer, "installed; the connector restarts");
 }
 
 static const char *const history_headers[] = {"TIME", "ACTION", "FROM", "TO",

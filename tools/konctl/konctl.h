@@ -110,6 +110,11 @@ struct konctl_listing {
 /* GET path, then the answer as JSON (--json) or as a table. Returns an exit code. */
 int konctl_list(struct konctl *k, const char *path, const struct konctl_listing *l);
 
+/* GET path, then the answer as JSON (--json) or through print (which returns an exit code).
+ * Returns an exit code. */
+int konctl_show(struct konctl *k, const char *path,
+                int (*print)(const struct konctl *k, const json_t *answer));
+
 /* Sends one request (body may be NULL); on success prints the answer (--json) or the line
  * done_fmt makes. path NULL (out of memory building it) is reported. Returns an exit code. */
 int konctl_send(struct konctl *k, const char *method, const char *path, const json_t *body,
