@@ -241,31 +241,45 @@ int konctl_open(struct konctl *k)
     return k->http ? KONCTL_EXIT_OK : session_open(k);
 }
 
+static bool result_ok(const struct http_result *res)
+{
+    return res->fail == HTTP_FAIL_NONE && res->status >= 200 && res->status < 300;
+}
+
+/* The end of every request: r is the http_request*() return, res its result. Reports a
+ * failure; on success hands the answer's body to *ret_answer (when not NULL). Releases res.
+ * Returns an exit code. */
+static int call_finish(struct konctl *k, const char *method, const char *path, int r,
+                       struct http_result *res, json_t **ret_answer)
+{
+    if (r < 0) {
+        konctl_error("cannot send %s %s: %s", method, path, strerror(-r));
+        return KONCTL_EXIT_ERROR;
+    }
+    if (result_ok(res)) {
+        if (ret_answer) {
+            *ret_answer = res->body;
+            res->body = NULL;
+        }
+        http_result_done(res);
+        return KONCTL_EXIT_OK;
+    }
+    r = report_failure(stderr, res, http_client_url(k->http));
+    http_result_done(res);
+    return r;
+}
+
 int konctl_call(struct konctl *k, const char *method, const char *path, const json_t *body,
                 json_t **ret_answer)
 {
     struct http_result res;
     int r;
 
-    if (!k->http) {
-        r = session_open(k);
-        if (r != KONCTL_EXIT_OK)
-            return r;
-    }
+    r = konctl_open(k);
+    if (r != KONCTL_EXIT_OK)
+        return r;
     r = http_request(k->http, method, path, body, k->timeout_ms, &res);
-    if (r < 0) {
-        konctl_error("cannot send %s %s: %s", method, path, strerror(-r));
-        return KONCTL_EXIT_ERROR;
-    }
-    if (res.fail == HTTP_FAIL_NONE && res.status >= 200 && res.status < 300) {
-        *ret_answer = res.body;
-        res.body = NULL;
-        http_result_done(&res);
-        return KONCTL_EXIT_OK;
-    }
-    r = report_failure(stderr, &res, http_client_url(k->http));
-    http_result_done(&res);
-    return r;
+    return call_finish(k, method, path, r, &res, ret_answer);
 }
 
 int konctl_call_raw(struct konctl *k, const char *method, const char *path, const void *data,
@@ -274,25 +288,11 @@ int konctl_call_raw(struct konctl *k, const char *method, const char *path, cons
     struct http_result res;
     int r;
 
-    if (!k->http) {
-        r = session_open(k);
-        if (r != KONCTL_EXIT_OK)
-            return r;
-    }
+    r = konctl_open(k);
+    if (r != KONCTL_EXIT_OK)
+        return r;
     r = http_request_raw(k->http, method, path, data, len, k->timeout_ms, &res);
-    if (r < 0) {
-        konctl_error("cannot send %s %s: %s", method, path, strerror(-r));
-        return KONCTL_EXIT_ERROR;
-    }
-    if (res.fail == HTTP_FAIL_NONE && res.status >= 200 && res.status < 300) {
-        *ret_answer = res.body;
-        res.body = NULL;
-        http_result_done(&res);
-        return KONCTL_EXIT_OK;
-    }
-    r = report_failure(stderr, &res, http_client_url(k->http));
-    http_result_done(&res);
-    return r;
+    return call_finish(k, method, path, r, &res, ret_answer);
 }
 
 int konctl_stream(struct konctl *k, const char *method, const char *path, const char *accept,
@@ -301,23 +301,13 @@ int konctl_stream(struct konctl *k, const char *method, const char *path, const 
     struct http_result res;
     int r;
 
-    if (!k->http) {
-        r = session_open(k);
-        if (r != KONCTL_EXIT_OK)
-            return r;
-    }
+    r = konctl_open(k);
+    if (r != KONCTL_EXIT_OK)
+        return r;
     r = http_request_stream(k->http, method, path, NULL, accept, k->timeout_ms, sink, arg, &res);
     if (r == -ECANCELED)
         return KONCTL_EXIT_ERROR; /* the sink's owner says why */
-    if (r < 0) {
-        konctl_error("cannot send %s %s: %s", method, path, strerror(-r));
-        return KONCTL_EXIT_ERROR;
-    }
-    if (res.fail == HTTP_FAIL_NONE && res.status >= 200 && res.status < 300) {
-        http_result_done(&res);
-        return KONCTL_EXIT_OK;
-    }
-    if (res.streamed) {
+    if (r >= 0 && !result_ok(&res) && res.streamed) {
         /* Not "no answer": part of it arrived, and the sink has it. */
         konctl_error("the answer from %s broke off: %s", http_client_url(k->http),
                      out_text_clean(res.detail));
@@ -325,9 +315,7 @@ int konctl_stream(struct konctl *k, const char *method, const char *path, const 
         http_result_done(&res);
         return r;
     }
-    r = report_failure(stderr, &res, http_client_url(k->http));
-    http_result_done(&res);
-    return r;
+    return call_finish(k, method, path, r, &res, NULL);
 }
 
 void konctl_done(struct konctl *k)
