@@ -412,18 +412,6 @@ static void apply_users(struct mgmt_server *srv, json_t *users)
     }
 }
 
-static void publish_infomodel_import(const struct mgmt_deps *d)
-{
-    struct evt_param params[3] = {{"Kind", "all"}, {"Id", "*"}, {"Change", "imported"}};
-    struct evt_event ev = {.topic = "MGM/INFOMODEL_CHANGED",
-                           .type = EVT_TYPE_OPERATION,
-                           .severity = EVT_SEVERITY_INFO,
-                           .params = params,
-                           .n_params = ARRAY_SIZE(params)};
-
-    (void)evt_bus_publish(d->bus, &ev);
-}
-
 size_t mgmt__backup_plan_apply(struct mgmt_server *srv, const struct mgmt__backup_plan *pl)
 {
     const struct mgmt_deps *d = mgmt_server_deps(srv);
@@ -434,6 +422,6 @@ size_t mgmt__backup_plan_apply(struct mgmt_server *srv, const struct mgmt__backu
     certs = apply_certs(d, pl->certs);
     if (pl->users)
         apply_users(srv, pl->users);
-    publish_infomodel_import(d);
+    mgmt__infomodel_changed_all(d, "imported");
     return certs;
 }

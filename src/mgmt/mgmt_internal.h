@@ -93,6 +93,9 @@ struct mgmt__reset *mgmt__reset_free(struct mgmt__reset *rs);
  * reset runs, -ENOMEM; then done never runs. */
 int mgmt__reset_run(struct mgmt__reset *rs, const char *user, const char *via,
                     mgmt__reset_done_fn done, void *arg);
+/* Publishes MGM/INFOMODEL_CHANGED for the whole model (Kind all, Id *) with Change change:
+ * "reset" after a factory reset, "imported" after a backup import. */
+void mgmt__infomodel_changed_all(const struct mgmt_deps *d, const char *change);
 /* The confirmation step of the API: a new token for user (replacing the previous one),
  * valid MGMT__RESET_TOKEN_MS of connector time. ret_token holds 33 bytes. */
 #define MGMT__RESET_TOKEN_MS (60 * 1000)

@@ -113,9 +113,9 @@ static void job_work(void *arg)
         j->r = -ENOLINK;
 }
 
-static void publish_infomodel_reset(const struct mgmt_deps *d)
+void mgmt__infomodel_changed_all(const struct mgmt_deps *d, const char *change)
 {
-    struct evt_param params[3] = {{"Kind", "all"}, {"Id", "*"}, {"Change", "reset"}};
+    struct evt_param params[3] = {{"Kind", "all"}, {"Id", "*"}, {"Change", change}};
     struct evt_event ev = {.topic = "MGM/INFOMODEL_CHANGED",
                            .type = EVT_TYPE_OPERATION,
                            .severity = EVT_SEVERITY_INFO,
@@ -146,7 +146,7 @@ static int wipe(struct job *j, struct mgmt__reset_report *rep)
         return log_errno(LOG_LEVEL_ERROR, r, "mgmt: factory reset: no new first administrator");
     mgmt__auth_forget_all(mgmt__server_auth(j->rs->srv));
     mgmt__sessions_end_all(mgmt__server_sessions(j->rs->srv));
-    publish_infomodel_reset(d);
+    mgmt__infomodel_changed_all(d, "reset");
     path = fs_path_join(d->data_dir, "initial-admin-password");
     (void)str_copy(rep->password_file, sizeof(rep->password_file), path ? path : "");
     free(path);
