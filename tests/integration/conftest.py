@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import random
+import re
 import signal
 import shutil
 import socket
@@ -67,6 +68,33 @@ def free_port():
         _ports_given.add(port)
         return port
     raise RuntimeError(f"no free port in {_PORT_LOW}-{_PORT_HIGH}")
+
+
+def soap_get_cards(lan_url, envelope):
+    """Posts a GetCards envelope to the EventService: (gematik code or 0, the CtIds of the
+    cards listed, sorted)."""
+    req = urllib.request.Request(lan_url + "/ws/EventService", data=envelope.encode(),
+                                 method="POST",
+                                 headers={"Content-Type": "text/xml; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(req, timeout=scaled(30)) as resp:
+            text = resp.read().decode()
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+    code = re.search(r"<GERROR:Code>(\d+)</GERROR:Code>", text)
+    return (int(code.group(1)) if code else 0,
+            sorted(re.findall(r"<CARDCMN:CtId>([^<]*)</CARDCMN:CtId>", text)))
+
+
+def log_entries(c, topic, n=0, limit=1000):
+    """The security-log entries of topic (at most limit, oldest first), once there are at
+    least n (the log writes asynchronously; gives up after 10 s and returns what it has)."""
+    deadline = time.monotonic() + scaled(10)
+    while True:
+        found = c.api("GET", f"/api/v1/log?topic={topic}&limit={limit}&order=oldest")["entries"]
+        if len(found) >= n or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def pkcs12_to_pem(p12, password, out_dir, stem):

@@ -4,12 +4,10 @@ restored call context."""
 import base64
 import os
 import re
-import time
-import urllib.request
 
 import pytest
 
-from conftest import Connector, free_port, scaled, world_template
+from conftest import Connector, free_port, log_entries, soap_get_cards, world_template
 
 GETCARDS = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -24,17 +22,7 @@ GETCARDS = (
 
 def get_cards(lan_url):
     """GetCards in the context m5/cs5/ws5: (gematik code or 0, the CtIds of the cards)."""
-    req = urllib.request.Request(lan_url + "/ws/EventService", data=GETCARDS.encode(),
-                                 method="POST",
-                                 headers={"Content-Type": "text/xml; charset=utf-8"})
-    try:
-        with urllib.request.urlopen(req, timeout=scaled(30)) as resp:
-            text = resp.read().decode()
-    except urllib.error.HTTPError as e:
-        text = e.read().decode()
-    code = re.search(r"<GERROR:Code>(\d+)</GERROR:Code>", text)
-    return (int(code.group(1)) if code else 0,
-            sorted(re.findall(r"<CARDCMN:CtId>([^<]*)</CARDCMN:CtId>", text)))
+    return soap_get_cards(lan_url, GETCARDS)
 
 
 def lan_args(port):
@@ -54,17 +42,6 @@ def configure(c):
     c.api("POST", "/api/v1/users", {"name": "bob", "role": "Local-Administrator",
                                     "password": "bob-password-1",
                                     "permissions": ["USER_RESET_PERMISSION"]})
-
-
-def entries(c, topic, n=1):
-    """The security-log entries of topic, once there are at least n (the log writes
-    asynchronously)."""
-    deadline = time.monotonic() + scaled(10)
-    while True:
-        found = c.api("GET", f"/api/v1/log?topic={topic}&limit=100&order=oldest")["entries"]
-        if len(found) >= n or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +74,7 @@ def test_export_then_import_on_a_fresh_connector_restores_its_service(exported, 
                 continue
             with open(path, "rb") as f:
                 assert backup["passphrase"].encode() not in f.read(), name
-    assert entries(a, "MGM/CONFIG_EXIMPORT")[-1]["params"]["Direction"] == "export"
+    assert log_entries(a, "MGM/CONFIG_EXIMPORT", 1, limit=100)[-1]["params"]["Direction"] == "export"
 
     port = free_port()
     b = start_connector(lan_args(port), data=str(tmp_path / "b"))
@@ -130,7 +107,7 @@ def test_export_then_import_on_a_fresh_connector_restores_its_service(exported, 
     assert bob["booted"] is True
     users = {u["name"]: u for u in b.api("GET", "/api/v1/users")["users"]}
     assert users["bob"]["permissions"] == ["USER_RESET_PERMISSION"]
-    logged = entries(b, "MGM/CONFIG_EXIMPORT")
+    logged = log_entries(b, "MGM/CONFIG_EXIMPORT", 1, limit=100)
     assert [e["params"]["Direction"] for e in logged] == ["import"]
     assert logged[0]["params"]["User"] == "admin"
 

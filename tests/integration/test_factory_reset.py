@@ -7,11 +7,10 @@ import os
 import socket
 import stat
 import subprocess
-import time
 
 import pytest
 
-from conftest import Connector, free_port, scaled, world_template
+from conftest import Connector, free_port, log_entries, scaled, world_template
 
 RESET = "/api/v1/factory-reset"
 
@@ -29,17 +28,6 @@ def tree_digest(root, skip=()):
             with open(os.path.join(dirpath, name), "rb") as f:
                 out[rel] = hashlib.sha256(f.read()).hexdigest()
     return out
-
-
-def log_entries(c, topic, n=0):
-    """The security-log entries of topic, once there are at least n (the log writes
-    asynchronously)."""
-    deadline = time.monotonic() + scaled(10)
-    while True:
-        found = c.api("GET", f"/api/v1/log?topic={topic}&limit=1000&order=oldest")["entries"]
-        if len(found) >= n or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def reset_via_api(c, user="admin", password=None):

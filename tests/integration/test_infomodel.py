@@ -6,10 +6,8 @@ context check (TUC_KON_000) of the very next call."""
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 
-from conftest import free_port, scaled
+from conftest import free_port, scaled, soap_get_cards
 
 EXIT_USAGE = 2
 EXIT_REFUSED = 5
@@ -366,17 +364,7 @@ GETCARDS = (
 
 def get_cards(lan_url, wide=False):
     """GetCards of the demo context: (gematik code or 0, the CtIds of the cards listed)."""
-    body = GETCARDS.replace("{wide}", "true" if wide else "false").encode()
-    req = urllib.request.Request(lan_url + "/ws/EventService", data=body, method="POST",
-                                 headers={"Content-Type": "text/xml; charset=utf-8"})
-    try:
-        with urllib.request.urlopen(req, timeout=scaled(30)) as resp:
-            text = resp.read().decode()
-    except urllib.error.HTTPError as e:
-        text = e.read().decode()
-    code = re.search(r"<GERROR:Code>(\d+)</GERROR:Code>", text)
-    return (int(code.group(1)) if code else 0,
-            sorted(re.findall(r"<CARDCMN:CtId>([^<]*)</CARDCMN:CtId>", text)))
+    return soap_get_cards(lan_url, GETCARDS.replace("{wide}", "true" if wide else "false"))
 
 
 def test_relation_changes_reach_the_soap_context_check_at_once(start_connector):
