@@ -9,7 +9,16 @@
  *  2. A request whose connection closes while it waits for authentication is only marked
  *     gone; whoever holds it then frees it without replying.
  *  3. Bodies are capped at MGMT_BODY_MAX and headers at MGMT_HEADERS_MAX by evhttp itself.
- *  4. Errors never carry errno text or paths (STYLE.md rule 5). */
+ *  4. Errors never carry errno text or paths (STYLE.md rule 5).
+ *  5. A streamed reply writes only in a loop turn that a drain of its own last write started,
+ *     or in the turn that writes its status line: the status line leaves with the first chunk
+ *     (or the end), never alone. evhttp learns that output drained from the bufferevent's
+ *     write callback, which bufferevent_openssl defers to the next loop turn and which runs
+ *     whatever evcon->cb holds by then. A status line sent on its own and a first page that
+ *     came back from the worker in between made that deferred callback run the page's
+ *     continuation (or evhttp_send_done, which stops writing with the body still in the
+ *     output buffer: the export stalled after its headers).
+ *  6. A chunk's continuation runs at most once, and only when the output buffer is empty. */
 #include "mgmt/mgmt_internal.h"
 
 #include <arpa/inet.h>
@@ -78,7 +87,8 @@ struct mgmt_request {
     enum store_role role;
     void (*more)(struct mgmt_request *req, void *arg); /* streaming: produce the next chunk */
     void *more_arg;
-    bool streaming; /* the status line is out: only chunks and the end may follow */
+    bool streaming;    /* the reply is a stream: only chunks and the end may follow */
+    bool head_pending; /* streaming, but the status line waits for the first write (inv. 5) */
 };
 
 static const char *const method_names[MGMT_METHOD_MAX] = {"GET", "PUT", "POST", "DELETE"};
@@ -118,8 +128,14 @@ int mgmt_server_button_start(struct mgmt_server *srv)
 static void on_connection_close(struct evhttp_connection *evcon, void *arg)
 {
     struct mgmt_request *req = arg;
+    void (*more)(struct mgmt_request *, void *) = req->more;
 
     req->evreq = NULL;
+    /* A stream waiting for its chunk to drain would wait forever: its continuation runs now,
+     * finds the client gone (-EPIPE) and ends the stream, which frees the request. */
+    req->more = NULL;
+    if (more)
+        more(req, req->more_arg);
 }
 
 static void request_free(struct mgmt_request *req)
@@ -276,15 +292,38 @@ void mgmt_reply_stream_start(struct mgmt_request *req, const char *content_type)
                             content_type);
     (void)evhttp_add_header(evhttp_request_get_output_headers(req->evreq), "Cache-Control",
                             "no-store");
+    /* Invariant 5: the status line goes out in the same loop turn as the first chunk. */
+    req->head_pending = true;
+}
+
+/* The connection's output buffer, or NULL once the connection is gone. */
+static struct evbuffer *stream_output(struct mgmt_request *req)
+{
+    struct evhttp_connection *evcon = req->evreq ? evhttp_request_get_connection(req->evreq) : NULL;
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+    return bev ? bufferevent_get_output(bev) : NULL;
+}
+
+static void stream_send_head(struct mgmt_request *req)
+{
+    if (!req->head_pending)
+        return;
+    req->head_pending = false;
     evhttp_send_reply_start(req->evreq, 200, "OK");
 }
 
+/* evhttp runs this from every later drain too (it never clears evcon->cb): invariant 6. */
 static void on_chunk_sent(struct evhttp_connection *evcon, void *arg)
 {
     struct mgmt_request *req = arg;
+    struct evbuffer *out = stream_output(req);
+    void (*more)(struct mgmt_request *, void *) = req->more;
 
-    if (req->more)
-        req->more(req, req->more_arg);
+    if (!more || !out || evbuffer_get_length(out) > 0)
+        return;
+    req->more = NULL;
+    more(req, req->more_arg);
 }
 
 int mgmt_reply_stream_chunk(struct mgmt_request *req, const void *data, size_t len,
@@ -292,14 +331,17 @@ int mgmt_reply_stream_chunk(struct mgmt_request *req, const void *data, size_t l
 {
     struct evbuffer *buf;
 
-    if (!req->evreq)
-        return -EPIPE;
+    /* evhttp_send_reply_chunk_with_cb drops a chunk silently without a connection, so the
+     * continuation would never run: the caller ends the stream instead. */
+    if (!stream_output(req) || len == 0)
+        return req->evreq ? -EINVAL : -EPIPE;
     buf = evbuffer_new();
     if (!buf || evbuffer_add(buf, data, len) < 0) {
         if (buf)
             evbuffer_free(buf);
         return -ENOMEM;
     }
+    stream_send_head(req);
     req->more = more;
     req->more_arg = arg;
     evhttp_send_reply_chunk_with_cb(req->evreq, buf, more ? on_chunk_sent : NULL, req);
@@ -309,8 +351,10 @@ int mgmt_reply_stream_chunk(struct mgmt_request *req, const void *data, size_t l
 
 void mgmt_reply_stream_end(struct mgmt_request *req)
 {
+    req->more = NULL;
     if (req->evreq) {
         evhttp_connection_set_closecb(evhttp_request_get_connection(req->evreq), NULL, NULL);
+        stream_send_head(req);
         evhttp_send_reply_end(req->evreq);
     }
     request_free(req);
