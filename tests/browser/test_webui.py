@@ -40,7 +40,8 @@ def missing():
 def test_webui_scenario():
     with tempfile.TemporaryDirectory(prefix="konn-browser-") as d:
         c = integration.Connector(d, integration.free_port(),
-                                  ("--setting", "SECLOG_CAPACITY_MB=16"))
+                                  ("--world-template", integration.world_template(),
+                                   "--setting", "SECLOG_CAPACITY_MB=16"))
         try:
             c.wait_ready()
             env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}

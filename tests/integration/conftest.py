@@ -253,29 +253,39 @@ class Connector:
 _world_template = None
 
 
+def make_world_template(data):
+    """Generates a simulated world (test PKI and demo cards) by a first start of a connector
+    on the empty directory data, and leaves only data/world; returns its path."""
+    c = Connector(data, free_port())
+    try:
+        c.wait_ready()
+    finally:
+        c.stop()
+    for name in os.listdir(data):  # only the world is copied from here
+        if name != "world":
+            path = os.path.join(data, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+    return os.path.join(data, "world")
+
+
 def world_template():
-    """A simulated world (test PKI and demo cards) generated once per test run by a first
-    start, so that every other connector starts from a copy instead of generating keys."""
+    """The world every connector starts from a copy of, so that it does not generate keys.
+    CTest generates it once per run (the fixture test `world_template`, KONN_WORLD_TEMPLATE);
+    a test run by hand generates its own on first use."""
     global _world_template
     if _world_template is None:
+        shared = os.environ.get("KONN_WORLD_TEMPLATE")
+        if shared and os.path.isdir(shared):
+            _world_template = shared
+            return _world_template
         root = tempfile.mkdtemp(prefix="konn-world-")
         # Removed when the test process ends: each first start reserves the logs' budgets
         # (about 320 MiB), which would otherwise pile up in /tmp run after run.
         atexit.register(shutil.rmtree, root, True)
-        data = os.path.join(root, "data")
-        c = Connector(data, free_port())
-        try:
-            c.wait_ready()
-        finally:
-            c.stop()
-        for name in os.listdir(data):  # only the world is copied from here
-            if name != "world":
-                path = os.path.join(data, name)
-                if os.path.isdir(path):
-                    shutil.rmtree(path)
-                else:
-                    os.unlink(path)
-        _world_template = os.path.join(data, "world")
+        _world_template = make_world_template(os.path.join(root, "data"))
     return _world_template
 
 

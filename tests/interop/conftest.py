@@ -33,6 +33,7 @@ integration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(integration)
 Connector = integration.Connector
 free_port = integration.free_port
+world_template = integration.world_template
 scaled = integration.scaled
 KONCTL = integration.KONCTL
 
@@ -117,7 +118,8 @@ def lan(request):
     http_port, https_port = free_port(), free_port()
     settings = ["--setting", "ANCL_TLS_MANDATORY=Disabled"] if transport == "http" else []
     with tempfile.TemporaryDirectory(prefix="konn-interop-") as d:
-        c = Connector(d, free_port(), ["--lan-http", f"127.0.0.1:{http_port}",
+        c = Connector(d, free_port(), ["--world-template", world_template(),
+                                       "--lan-http", f"127.0.0.1:{http_port}",
                                        "--lan-https", f"127.0.0.1:{https_port}", *settings])
         try:
             c.wait_ready()
