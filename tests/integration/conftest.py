@@ -289,6 +289,19 @@ def world_template():
     return _world_template
 
 
+@pytest.fixture(scope="module")
+def small_log_connector():
+    """One connector for a whole test module, with a fresh world and a 16 MB security log
+    (one start instead of two, and a small budget starts faster)."""
+    with tempfile.TemporaryDirectory(prefix="konn-it-") as d:
+        conn = Connector(d, free_port(), ("--setting", "SECLOG_CAPACITY_MB=16"))
+        try:
+            conn.wait_ready()
+            yield conn
+        finally:
+            conn.stop()
+
+
 @pytest.fixture
 def data_dir():
     with tempfile.TemporaryDirectory(prefix="konn-it-") as d:

@@ -11,13 +11,12 @@ invariant 5). The race window is a few microseconds per export, so this test ask
 with exports of one page (the stall) and of several pages (a continuation run twice)."""
 import http.client
 import json
-import tempfile
 import threading
 import time
 
 import pytest
 
-from conftest import Connector, free_port, log_entries, scaled
+from conftest import log_entries, scaled
 
 # Exports per kind: the old code stalled in about 1 of 100 single-page exports here.
 ROUNDS = 300
@@ -26,14 +25,8 @@ STALL_S = 5
 
 
 @pytest.fixture(scope="module")
-def c():
-    with tempfile.TemporaryDirectory(prefix="konn-it-") as d:
-        conn = Connector(d, free_port(), ("--setting", "SECLOG_CAPACITY_MB=16"))
-        try:
-            conn.wait_ready()
-            yield conn
-        finally:
-            conn.stop()
+def c(small_log_connector):
+    return small_log_connector
 
 
 def connect(c):

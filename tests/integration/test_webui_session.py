@@ -5,24 +5,15 @@ scenario itself is tests/browser."""
 import http.client
 import json
 import re
-import tempfile
 
 import pytest
 
-from conftest import Connector, free_port, scaled
+from conftest import scaled
 
 
 @pytest.fixture(scope="module")
-def c():
-    with tempfile.TemporaryDirectory(prefix="konn-it-") as d:
-        # A fresh world: one start instead of two (the template's and this one); a small log
-        # budget starts faster.
-        conn = Connector(d, free_port(), ("--setting", "SECLOG_CAPACITY_MB=16"))
-        try:
-            conn.wait_ready()
-            yield conn
-        finally:
-            conn.stop()
+def c(small_log_connector):
+    return small_log_connector
 
 
 def call(c, method, path, body=None, headers=None):
