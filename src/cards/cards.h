@@ -177,6 +177,37 @@ int cards_card_certificate(const struct cards *c, const char *card_name, const c
  * persisted: a display is empty after a restart. */
 int cards_terminal_display_set(struct cards *c, const char *ct_id, const char *text);
 
+/* ---- the eGK's DPE container (dpe.c) ----------------------------------------------------
+ * DF.DPE/EF.DPE of an eGK: the Datensatz persönliche Erklärungen of the Fachmodul NFDM
+ * (digest section 8.2), kept per eGK in world.json and empty at first. EF.DPE holds a 2-byte
+ * big-endian length and then that many bytes of the gzip-compressed DPE document; the file
+ * has CARDS_DPE_CONTAINER_MAX bytes in the G2.1 eGK image (numberOfOctet 06bd), so a document
+ * fits when its compressed form has at most CARDS_DPE_CONTAINER_MAX - 2 bytes. Callers get
+ * and give the decompressed document; cards checks no XML. Access rules (PINs, card-to-card
+ * authentication) are the caller's business. */
+#define CARDS_DPE_CONTAINER_MAX 1725
+/* Decompressed documents larger than this are refused (DPE_Document.xsd's fields add up to
+ * about 3 KiB; gzip gets at most about 1000:1, so a 1.7 KB container never expands past
+ * 2 MB, and this cap stops that early). */
+#define CARDS_DPE_DOCUMENT_MAX (64 * 1024)
+
+/* EF.DPE's bytes of a document: -EINVAL for an empty document or one over
+ * CARDS_DPE_DOCUMENT_MAX, -E2BIG when it does not fit CARDS_DPE_CONTAINER_MAX compressed,
+ * -ENOMEM. buf holds CARDS_DPE_CONTAINER_MAX bytes. */
+int cards_dpe_pack(const void *doc, size_t len, uint8_t *buf, size_t *ret_len);
+/* The document of EF.DPE's bytes, in a heap buffer the caller frees (NUL-terminated, the
+ * NUL not counted). -ENODATA for an empty container (length 0), -EBADMSG for a length past
+ * the end, data that is no gzip stream or a document over CARDS_DPE_DOCUMENT_MAX; -ENOMEM. */
+int cards_dpe_unpack(const uint8_t *container, size_t len, uint8_t **ret_doc, size_t *ret_len);
+
+/* Reads, writes and erases the DPE of the inserted eGK with this handle; write and erase
+ * save the world. -ENOENT: no inserted card of that handle; -EMEDIUMTYPE: it is no eGK;
+ * read: -ENODATA when the eGK holds no DPE; the errors of the pack, unpack and save. */
+int cards_egk_dpe_read(const struct cards *c, const char *handle, uint8_t **ret_doc,
+                       size_t *ret_len);
+int cards_egk_dpe_write(struct cards *c, const char *handle, const void *doc, size_t len);
+int cards_egk_dpe_erase(struct cards *c, const char *handle);
+
 /* ---- trust space and revocation (trust.c, revocation.c) ---------------------------------
  * The trust space is what VerifyCertificate checks against: the CAs of the test PKI plus CA
  * certificates an administrator imported (the gematik TEST-ONLY CAs; their PKCS#12 files

@@ -6,7 +6,8 @@
  *  - catalog.c: the catalog of cards, card files (keys, certificates) and lookups;
  *  - import.c:  PKCS#12 import of the gematik test identities;
  *  - world.c:   open/close, terminals, insertions, handles, events, EC_CardTerminal_*;
- *  - persist.c: DATA/world/world.json.
+ *  - persist.c: DATA/world/world.json;
+ *  - dpe.c:     the eGK's DPE container (EF.DPE of DF.DPE).
  *
  * Directory layout under DATA/world/ (this is the contract):
  *   pki/root-rsa.pem root-rsa.key.pem ca-rsa.pem ca-rsa.key.pem (and -ecc), keys 0600
@@ -90,6 +91,9 @@ struct cards__entry {
     bool imported;
     size_t n_certs;
     struct cards__cert certs[CARDS__CERTS_MAX];
+    /* eGK only: EF.DPE (dpe.c); dpe_len 0 while the eGK holds no DPE. */
+    size_t dpe_len;
+    uint8_t dpe[CARDS_DPE_CONTAINER_MAX];
 };
 
 /* ---- profile.c -------------------------------------------------------------------------- */

@@ -8,7 +8,8 @@
  *               "telematik_id", "expiry_ms", "imported", "auto_pin" (optional, false),
  *               "certificates": [{"key_ref": "C.CH.AUT", "algorithm": "RSA"}],
  *               "pins": [{"name", "pin", "puk", "state", "tries_left", "puk_uses_left"}],
- *               "inserted": {"ct", "slot", "handle", "time_ms"} or null}]}
+ *               "inserted": {"ct", "slot", "handle", "time_ms"} or null,
+ *               "dpe": hex of EF.DPE (eGK only; absent while it holds no DPE, dpe.c)}]}
  *
  * Invariants:
  *  1. The file is written atomically (fs_write_atomic, mode 0600: it holds PINs).
@@ -25,6 +26,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #define WORLD_FORMAT 1
 
@@ -77,12 +79,23 @@ static json_t *card_json(const struct cards__entry *e)
                             p->puk, "state", cards_pin_state_to_string(p->state), "tries_left",
                             (int)p->tries_left, "puk_uses_left", (int)p->puk_uses_left));
     }
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:o,s:o,s:o}", "name", card->name,
-                     "type", cards_type_to_string(card->type), "iccsn", card->iccsn, "card_version",
-                     card->card_version, "holder_name", card->holder_name, "kvnr", card->kvnr,
-                     "telematik_id", card->telematik_id, "expiry_ms", (json_int_t)card->expiry_ms,
-                     "imported", e->imported, "auto_pin", card->auto_pin, "certificates", certs,
-                     "pins", pins, "inserted", inserted);
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:o,s:o,s:o}", "name", card->name, "type",
+        cards_type_to_string(card->type), "iccsn", card->iccsn, "card_version", card->card_version,
+        "holder_name", card->holder_name, "kvnr", card->kvnr, "telematik_id", card->telematik_id,
+        "expiry_ms", (json_int_t)card->expiry_ms, "imported", e->imported, "auto_pin",
+        card->auto_pin, "certificates", certs, "pins", pins, "inserted", inserted);
+
+    if (o && e->dpe_len > 0) {
+        char hex[2 * CARDS_DPE_CONTAINER_MAX + 1];
+
+        hex_encode(e->dpe, e->dpe_len, hex);
+        if (json_object_set_new(o, "dpe", json_string(hex)) < 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
 }
 
 int cards__world_save(struct cards *c)
@@ -162,6 +175,27 @@ static bool inserted_parse(const json_t *o, struct cards_card *card)
     return true;
 }
 
+/* "dpe": absent, or the hex of an eGK's EF.DPE of at most CARDS_DPE_CONTAINER_MAX bytes. */
+static bool dpe_parse(const json_t *dpe, struct cards__entry *e)
+{
+    unsigned char *bytes;
+    long n = 0;
+    bool ok;
+
+    if (!dpe)
+        return true;
+    if (!json_is_string(dpe) || e->card.type != CARDS_TYPE_EGK)
+        return false;
+    bytes = OPENSSL_hexstr2buf(json_string_value(dpe), &n);
+    ok = bytes && n > 0 && (size_t)n <= CARDS_DPE_CONTAINER_MAX;
+    if (ok) {
+        memcpy(e->dpe, bytes, (size_t)n);
+        e->dpe_len = (size_t)n;
+    }
+    OPENSSL_free(bytes);
+    return ok;
+}
+
 static bool card_parse(const json_t *o, struct cards__entry *e)
 {
     struct cards_card *card = &e->card;
@@ -198,6 +232,8 @@ static bool card_parse(const json_t *o, struct cards__entry *e)
             return false;
     }
     e->n_certs = json_array_size(certs);
+    if (!dpe_parse(json_object_get(o, "dpe"), e))
+        return false;
     for (size_t i = 0; i < json_array_size(pins); i++)
         if (!pin_parse(json_array_get(pins, i), &card->pins[i]))
             return false;
