@@ -280,6 +280,13 @@ void soap_call_fault(struct soap_call *call, int code, const char *detail_fmt, .
 xmlTextWriterPtr soap_call_reply_begin(struct soap_call *call, const char *ns, const char *prefix,
                                        const char *name)
 {
+    return soap_call_reply_begin_status(call, ns, prefix, name, SOAP_NS_CONN, "CONN");
+}
+
+xmlTextWriterPtr soap_call_reply_begin_status(struct soap_call *call, const char *ns,
+                                              const char *prefix, const char *name,
+                                              const char *status_ns, const char *status_prefix)
+{
     reply_discard(call);
     call->reply_buf = xmlBufferCreate();
     call->writer = call->reply_buf ? xmlNewTextWriterMemory(call->reply_buf, 0) : NULL;
@@ -289,9 +296,9 @@ xmlTextWriterPtr soap_call_reply_begin(struct soap_call *call, const char *ns, c
         xmlTextWriterStartElementNS(call->writer, BAD_CAST "soap", BAD_CAST "Body", NULL) < 0 ||
         xmlTextWriterStartElementNS(call->writer, BAD_CAST prefix, BAD_CAST name, BAD_CAST ns) <
             0 ||
-        xmlTextWriterStartElementNS(call->writer, BAD_CAST "CONN", BAD_CAST "Status",
-                                    BAD_CAST SOAP_NS_CONN) < 0 ||
-        xmlTextWriterWriteElementNS(call->writer, BAD_CAST "CONN", BAD_CAST "Result", NULL,
+        xmlTextWriterStartElementNS(call->writer, BAD_CAST status_prefix, BAD_CAST "Status",
+                                    BAD_CAST(strcmp(status_ns, ns) == 0 ? NULL : status_ns)) < 0 ||
+        xmlTextWriterWriteElementNS(call->writer, BAD_CAST status_prefix, BAD_CAST "Result", NULL,
                                     BAD_CAST "OK") < 0 ||
         xmlTextWriterEndElement(call->writer) < 0) {
         soap_call_fault(call, 4001, "out of memory writing the response");

@@ -417,10 +417,10 @@ static int parse_error(xmlParserCtxtPtr ctxt, struct soap__refusal *reterr)
     return refuse(reterr, 4000, "the body is not well-formed XML (line %d: %s)", e->line, msg);
 }
 
-int soap__envelope_parse(const void *data, size_t len, struct soap__request *ret_req,
-                         struct soap__refusal *reterr)
+/* bytes -> a tidy document (invariants 1 to 4), for envelopes and other documents alike. */
+static int parse_document(const void *data, size_t len, xmlDocPtr *ret_doc,
+                          struct soap__refusal *reterr)
 {
-    struct soap__request req = {0};
     struct guard g = {0};
     xmlParserCtxtPtr ctxt = NULL;
     xmlDocPtr doc = NULL;
@@ -460,21 +460,47 @@ int soap__envelope_parse(const void *data, size_t len, struct soap__request *ret
     r = check_declared_encoding(doc, reterr);
     if (r == 0)
         r = tidy_tree(doc, reterr);
-    if (r == 0)
-        r = check_envelope(doc, &req.op, reterr);
-    if (r == 0)
-        r = parse_context(req.op, &req.context, reterr);
     if (r < 0)
         goto out;
-    req.doc = doc;
-    req.ns = (const char *)req.op->ns->href;
-    req.name = (const char *)req.op->name;
-    *ret_req = req;
+    *ret_doc = doc;
     doc = NULL;
 out:
     if (doc)
         xmlFreeDoc(doc);
     xmlFreeParserCtxt(ctxt);
+    return r;
+}
+
+int soap__envelope_parse(const void *data, size_t len, struct soap__request *ret_req,
+                         struct soap__refusal *reterr)
+{
+    struct soap__request req = {0};
+    xmlDocPtr doc = NULL;
+    int r = parse_document(data, len, &doc, reterr);
+
+    if (r == 0)
+        r = check_envelope(doc, &req.op, reterr);
+    if (r == 0)
+        r = parse_context(req.op, &req.context, reterr);
+    if (r < 0) {
+        if (doc)
+            xmlFreeDoc(doc);
+        return r;
+    }
+    req.doc = doc;
+    req.ns = (const char *)req.op->ns->href;
+    req.name = (const char *)req.op->name;
+    *ret_req = req;
+    return 0;
+}
+
+int soap_xml_parse(const void *data, size_t len, xmlDocPtr *ret_doc, char *err, size_t err_size)
+{
+    struct soap__refusal why = {0};
+    int r = parse_document(data, len, ret_doc, &why);
+
+    if (r < 0 && err && err_size)
+        (void)snprintf(err, err_size, "%s", why.detail);
     return r;
 }
 

@@ -11,7 +11,8 @@
  *  1. Settings are read per handshake and per request, never cached: a change applies to
  *     the next connection or request.
  *  2. Services are registered before listening and never change afterwards (TIP1-A_4533),
- *     so connector.sds is the same for the whole run.
+ *     so connector.sds is the same for the whole run. A service whose feature the running
+ *     firmware lacks is never registered: one gate for connector.sds and dispatch alike.
  *  3. A failed client authentication publishes MGM/CLIENT_AUTH_FAILED (Security, Warning) with
  *     the peer and the mode, once per attempt.
  *  4. Bodies over SOAP_DOCUMENT_MAX are answered with 4280 as long as evhttp hands them over;
@@ -336,6 +337,15 @@ struct soap_server *soap_server_new(const struct soap_deps *deps)
     srv->deps.data_dir = srv->data_dir;
     srv->deps.product_type_version = srv->ptv;
     srv->deps.firmware_version = srv->fw;
+    srv->features = calloc(deps->n_features + 1, sizeof(*srv->features));
+    if (!srv->features)
+        return soap_server_free(srv);
+    for (; srv->n_features < deps->n_features; srv->n_features++) {
+        srv->features[srv->n_features] = strdup(deps->features[srv->n_features]);
+        if (!srv->features[srv->n_features])
+            return soap_server_free(srv);
+    }
+    srv->deps.features = NULL; /* srv->features holds them */
     return srv;
 }
 
@@ -347,6 +357,7 @@ static void service_done(struct soap_service *svc, struct soap__ops *ops)
     free((char *)svc->version);
     free((char *)svc->path);
     free((char *)svc->wsdl_path);
+    free((char *)svc->feature);
     for (size_t i = 0; ops && i < ops->n; i++) {
         free((char *)ops->v[i].ns);
         free((char *)ops->v[i].name);
@@ -373,11 +384,22 @@ struct soap_server *soap_server_free(struct soap_server *srv)
         service_done(&srv->services[i], &srv->ops[i]);
     free(srv->services);
     free(srv->ops);
+    for (size_t i = 0; i < srv->n_features; i++)
+        free(srv->features[i]);
+    free(srv->features);
     free(srv->fw);
     free(srv->ptv);
     free(srv->data_dir);
     free(srv);
     return NULL;
+}
+
+static bool has_feature(const struct soap_server *srv, const char *feature)
+{
+    for (size_t i = 0; i < srv->n_features; i++)
+        if (strcmp(srv->features[i], feature) == 0)
+            return true;
+    return false;
 }
 
 static char *dup_or_null(const char *s, bool *ok)
@@ -409,6 +431,12 @@ int soap_server_register(struct soap_server *srv, const struct soap_service *svc
     for (size_t i = 0; i < srv->n_services; i++)
         if (strcmp(srv->services[i].path, svc->path) == 0)
             return -EEXIST;
+    if (svc->feature && !has_feature(srv, svc->feature)) {
+        /* Feature gating (issue #6 item 5): not offered, so not listed and not dispatched. */
+        log_msg(LOG_LEVEL_INFO, "soap: %s not offered, the firmware lacks the feature '%s'",
+                svc->name, svc->feature);
+        return 0;
+    }
     services = realloc(srv->services, (srv->n_services + 1) * sizeof(*services));
     if (!services)
         return -ENOMEM;
@@ -425,6 +453,7 @@ int soap_server_register(struct soap_server *srv, const struct soap_service *svc
     copy.version = dup_or_null(svc->version, &ok);
     copy.path = dup_or_null(svc->path, &ok);
     copy.wsdl_path = dup_or_null(svc->wsdl_path, &ok);
+    copy.feature = dup_or_null(svc->feature, &ok);
     o->v = n_ops ? calloc(n_ops, sizeof(*o->v)) : NULL;
     if (n_ops && !o->v)
         ok = false;

@@ -95,6 +95,9 @@ struct soap_service {
     const char *version;          /* "7.2.0" */
     const char *path;             /* "/ws/EventService" */
     const char *wsdl_path;        /* "/ws/EventService.wsdl" or NULL */
+    /* The firmware feature that enables it ("NFDM" for a Fachmodul's service), NULL for a
+     * base service, which is always offered (soap_server_register). */
+    const char *feature;
 };
 
 struct soap_deps {
@@ -107,6 +110,10 @@ struct soap_deps {
     /* Product information for connector.sds (PTV, versions, vendor). */
     const char *product_type_version; /* e.g. "5.0.0" */
     const char *firmware_version;
+    /* The running firmware's features (its manifest's "features", issue #6 item 5): a
+     * service with a feature is offered only when it is among them. Copied. */
+    const char *const *features;
+    size_t n_features;
 };
 
 /* base, store, ecs and data_dir are required (NULL otherwise); bus (no events) and workers
@@ -116,7 +123,9 @@ struct soap_server *soap_server_free(struct soap_server *srv);
 
 /* Registers a service and its operations (all share the service's path). Call before
  * listening; later calls are refused (-EBUSY) so that connector.sds never changes after
- * bootup (TIP1-A_4533). */
+ * bootup (TIP1-A_4533). Feature gating: a service whose feature the running firmware does not
+ * have is not registered (returns 0, logs it): connector.sds does not list it and its path
+ * answers like any unknown path (HTTP 404 with gematik code 4000). */
 int soap_server_register(struct soap_server *srv, const struct soap_service *svc,
                          const struct soap_operation *ops, size_t n_ops);
 
@@ -218,6 +227,11 @@ bool soap_call_is_tls(const struct soap_call *call);
  * failure (the call has then been answered with a 4001 fault). */
 xmlTextWriterPtr soap_call_reply_begin(struct soap_call *call, const char *ns, const char *prefix,
                                        const char *name);
+/* The same for a response whose Status element is of another namespace: a Fachmodul's own
+ * (DPE:Status of DPEService.xsd, whose Result is "OK" too), written as status_prefix:Status. */
+xmlTextWriterPtr soap_call_reply_begin_status(struct soap_call *call, const char *ns,
+                                              const char *prefix, const char *name,
+                                              const char *status_ns, const char *status_prefix);
 void soap_call_reply_end(struct soap_call *call);
 
 /* Answers with a SOAP fault carrying GERROR:Error whose trace ends in code (from the table;
@@ -238,7 +252,14 @@ void soap_call_abandon(struct soap_call *call);
 /* Writes an xs:dateTime ("2026-11-29T08:51:17Z") of a wall time into buf (32 bytes). */
 char *soap_datetime(int64_t wall_ms, char *buf, size_t size);
 
-/* ---- SOAP documents from elsewhere (the KSR client) -------------------------------------- */
+/* ---- XML and SOAP documents from elsewhere ------------------------------------------------ */
+
+/* Parses an XML document that is no SOAP message (a Fachmodul's payload, e.g. a DPE) with the
+ * safe parser and its checks (no DTD, no entities, no processing instructions, no network,
+ * UTF-8 only, depth-limited; comments dropped). On 0, *ret_doc is owned by the caller
+ * (xmlFreeDoc). -EBADMSG (detail in err), -E2BIG over SOAP_DOCUMENT_MAX, -ENOMEM.
+ * Thread-safe. */
+int soap_xml_parse(const void *data, size_t len, xmlDocPtr *ret_doc, char *err, size_t err_size);
 
 /* Parses a SOAP 1.1 document that did not come in on the LAN listener (a KSR answer, a KSR
  * request in konctl's test KSR) with the same safe parser and checks (no DTD, no entities, no

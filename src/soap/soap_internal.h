@@ -239,6 +239,8 @@ struct soap__ops {
 struct soap_server {
     struct soap_deps deps;
     char *data_dir, *ptv, *fw;
+    char **features; /* the running firmware's, owned (soap_deps) */
+    size_t n_features;
     struct soap_service *services; /* strings owned */
     struct soap__ops *ops;         /* per service; ns and name owned */
     size_t n_services;

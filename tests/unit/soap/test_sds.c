@@ -14,11 +14,12 @@
 static const struct soap_service services[] = {
     {"EventService", "Events and card information",
      "http://ws.gematik.de/conn/EventService/WSDL/v7.2", "7.2.0", "/ws/EventService",
-     "/ws/EventService.wsdl"},
+     "/ws/EventService.wsdl", NULL},
     {"CardService", "Cards and PINs", "http://ws.gematik.de/conn/CardService/WSDL/v8.1", "8.1.2",
-     "/ws/CardService", NULL},
+     "/ws/CardService", NULL, NULL},
     {"EventService", "Events and card information",
-     "http://ws.gematik.de/conn/EventService/WSDL/v6.1", "6.1.1", "/ws/EventService61", NULL},
+     "http://ws.gematik.de/conn/EventService/WSDL/v6.1", "6.1.1", "/ws/EventService61", NULL,
+     NULL},
 };
 
 static struct soap__sds_info info(unsigned http_port)

@@ -99,7 +99,17 @@ static const struct soap_operation echo_ops[] = {
 };
 
 static const struct soap_service echo_svc = {
-    "EchoService", "Echoes text", "urn:konnektord:test:echo:wsdl", "1.0.0", "/ws/Echo", NULL,
+    "EchoService", "Echoes text", "urn:konnektord:test:echo:wsdl", "1.0.0", "/ws/Echo", NULL, NULL,
+};
+/* Feature gating: the server runs with the features VSDM and NFDM. */
+static const char *const features[] = {"VSDM", "NFDM"};
+static const struct soap_service nfdm_svc = {
+    "NfdmEcho", "Echoes for NFDM", "urn:konnektord:test:nfdm:wsdl", "1.0.0", "/ws/Nfdm", NULL,
+    "NFDM",
+};
+static const struct soap_service amts_svc = {
+    "AmtsEcho", "Echoes for AMTS", "urn:konnektord:test:amts:wsdl", "1.0.0", "/ws/Amts", NULL,
+    "AMTS",
 };
 
 /* ---- setup ------------------------------------------------------------------------------ */
@@ -153,9 +163,13 @@ static int group_setup(void **state)
                               .workers = w.workers,
                               .data_dir = w.dir,
                               .product_type_version = "5.0.0",
-                              .firmware_version = "0.1.0"};
+                              .firmware_version = "0.1.0",
+                              .features = features,
+                              .n_features = ARRAY_SIZE(features)};
     w.srv = soap_server_new(&deps);
     if (!w.srv || soap_server_register(w.srv, &echo_svc, echo_ops, ARRAY_SIZE(echo_ops)) < 0 ||
+        soap_server_register(w.srv, &nfdm_svc, echo_ops, ARRAY_SIZE(echo_ops)) < 0 ||
+        soap_server_register(w.srv, &amts_svc, echo_ops, ARRAY_SIZE(echo_ops)) < 0 ||
         soap_server_listen(w.srv, "127.0.0.1:0", "127.0.0.1:0", http, sizeof(http), https,
                            sizeof(https)) < 0)
         return -1;
@@ -460,6 +474,25 @@ static void unknown_operations_and_paths_are_refused(void **state)
     free(c.response);
     free(b.response);
     free(a.response);
+}
+
+static void a_service_is_offered_only_with_its_feature(void **state)
+{
+    struct exchange sds = {0}, on = {0}, off = {0};
+
+    set("ANCL_TLS_MANDATORY", "Disabled");
+    exchange_get(&sds, false, "/connector.sds");
+    assert_int_equal(sds.status, 200);
+    assert_non_null(strstr(sds.response, "Name=\"NfdmEcho\""));
+    assert_null(strstr(sds.response, "AmtsEcho"));
+    exchange_post(&on, false, "/ws/Nfdm", echo_body("Echo", false), NULL);
+    assert_int_equal(on.status, 200);
+    /* Not enabled: the same answer as a path where no service ever was. */
+    exchange_post(&off, false, "/ws/Amts", echo_body("Echo", false), NULL);
+    expect_fault(&off, 404, 4000, "no SOAP service at '/ws/Amts'");
+    free(off.response);
+    free(on.response);
+    free(sds.response);
 }
 
 static void context_is_required_where_the_operation_says_so(void **state)
@@ -939,7 +972,7 @@ static void sds_advertises_the_configured_host(void **state)
 
 static void registering_after_listening_is_refused(void **state)
 {
-    static const struct soap_service late = {"Late", "x", "urn:x", "1.0.0", "/ws/Late", NULL};
+    static const struct soap_service late = {"Late", "x", "urn:x", "1.0.0", "/ws/Late", NULL, NULL};
 
     assert_int_equal(soap_server_register(w.srv, &late, NULL, 0), -EBUSY);
 }
@@ -950,6 +983,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(plain_http_is_refused_while_tls_is_mandatory, setup, NULL),
         cmocka_unit_test_setup_teardown(plain_http_echo_works_when_tls_is_optional, setup, NULL),
         cmocka_unit_test_setup_teardown(unknown_operations_and_paths_are_refused, setup, NULL),
+        cmocka_unit_test_setup_teardown(a_service_is_offered_only_with_its_feature, setup, NULL),
         cmocka_unit_test_setup_teardown(context_is_required_where_the_operation_says_so, setup,
                                         NULL),
         cmocka_unit_test_setup_teardown(critical_state_gate_answers_4002_naming_the_condition,
