@@ -8,8 +8,14 @@
  * Invariants:
  *  1. Never on by default: only POST /control/v1/fault/legacy-log-cleanup switches it on, and
  *     every switch is a security-log entry (MGM/FAULT) naming the user.
- *  2. Armed, it hogs only while the security log is at its budget (EC_LOG_OVERFLOW active), or
- *     at once when switched on with "force".
+ *  2. Armed, it hogs only while the security log is at its budget (EC_LOG_OVERFLOW active) and
+ *     still holds entries younger than SECURITY_LOG_DAYS, so that the next eviction would drop
+ *     young entries; or at once, and regardless of the log, when switched on with "force".
+ *     Once it has hogged and a walk of the log finds nothing younger than the retention left
+ *     to evict (the entries aged out and the retention pass deleted them), it ends by itself
+ *     ("recovered"), as the 2020 devices recovered after Plan A's wait. The walk is a real
+ *     scan of the log on the loop (seclog_stats_get), like the 2020 cleanup's, at most once
+ *     per slice.
  *  3. Bounded: it ends by itself max_seconds of real time after it was switched on, and "off"
  *     ends it at once. Between slices the hog yields the loop for YIELD_MS, long enough for a
  *     control call (TLS handshake and request on loopback, credentials cached) to get through
@@ -24,6 +30,9 @@
 
 #include <event2/event.h>
 
+#include "seclog/seclog.h"
+#include "store/store.h"
+
 #define LEGACY_SECONDS_DEFAULT 60
 #define LEGACY_SECONDS_MAX 600
 /* A slice longer than the LED watchdog's limit (2 s) turns System off. */
@@ -32,6 +41,7 @@
 #define LEGACY_SLICE_MS_MAX 4000
 /* How long the loop runs between slices, and how often an armed fault looks for the budget. */
 #define YIELD_MS 50
+#define DAY_MS (24LL * 3600 * 1000)
 
 struct legacy {
     struct event *timer;
@@ -39,6 +49,8 @@ struct legacy {
     int64_t slice_ms, max_seconds;
     bool force;
     bool hogging;            /* the last step ran a slice */
+    bool pressed;            /* the last walk found young entries at the budget */
+    int64_t next_walk_ms;    /* real monotonic time of the next walk of the log */
     uint64_t slices, hog_ms; /* slices run and their real time */
     uint64_t work;           /* the "cleanup"'s result, so the compiler keeps the loop */
 };
@@ -82,12 +94,29 @@ static void hog(struct legacy *l, int64_t until_ms)
     l->work = h;
 }
 
+/* The 2020 cleanup's walk of the log: is it at its budget (no free segment left) with its
+ * oldest entry younger than SECURITY_LOG_DAYS, so that making room means evicting young
+ * entries? Unknown (no log, a failed scan) counts as yes: the fault stays as it was. */
+static bool log_pressed(struct control *c)
+{
+    struct seclog *log = c->deps.seclog ? *c->deps.seclog : NULL;
+    struct seclog_stats st;
+    int64_t days = 0;
+
+    if (!log || seclog_stats_get(log, &st, NULL, NULL) < 0 ||
+        store_setting_get_int(c->deps.store, "SECURITY_LOG_DAYS", &days) < 0)
+        return true;
+    return st.records && st.segments + 1 >= st.segments_max &&
+           st.oldest_ms > clock_now_ms() - days * DAY_MS;
+}
+
 static void on_legacy_step(evutil_socket_t fd, short what, void *arg)
 {
     struct control *c = arg;
     struct legacy *l = c->legacy;
     struct timeval gap = {0, YIELD_MS * 1000};
     int64_t now = clock_real_mono_ms(), end;
+    bool want;
 
     if (now >= l->until_mono_ms) {
         log_msg(LOG_LEVEL_WARNING,
@@ -97,7 +126,24 @@ static void on_legacy_step(evutil_socket_t fd, short what, void *arg)
         control__legacy_stop(c);
         return;
     }
-    l->hogging = l->force || ec_is_active(c->deps.ecs, EC_LOG_OVERFLOW, NULL);
+    want = l->force || ec_is_active(c->deps.ecs, EC_LOG_OVERFLOW, NULL);
+    if (want && !l->force) {
+        if (now >= l->next_walk_ms) {
+            l->pressed = log_pressed(c);
+            l->next_walk_ms = now + l->slice_ms;
+        }
+        want = l->pressed;
+        if (!want && l->slices) {
+            log_msg(LOG_LEVEL_WARNING,
+                    "control: the legacy-cleanup fault recovered by itself after %llu slices: "
+                    "nothing younger than SECURITY_LOG_DAYS is left to evict",
+                    (unsigned long long)l->slices);
+            publish_switch(c, "-", "recovered", l->force, l->max_seconds);
+            control__legacy_stop(c);
+            return;
+        }
+    }
+    l->hogging = want;
     if (l->hogging) {
         end = now + l->slice_ms < l->until_mono_ms ? now + l->slice_ms : l->until_mono_ms;
         hog(l, end);

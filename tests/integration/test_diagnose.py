@@ -1,7 +1,9 @@
 """The 2020 incident against a real daemon (issue #8): konctl diagnose names each situation,
-produced for real or through the control API, applies Plan A with --apply, and sees the
-recovery once the storm's entries age out on the virtual clock; the legacy-cleanup fault hangs
-the loop like the 2020 devices (diagnose names it "hung") and ends with "off" or by itself;
+produced for real or through the control API (a real rollback of a core that crashes at
+boot, too), applies Plan A with --apply, and sees the recovery once the storm's entries age
+out on the virtual clock; the legacy-cleanup fault hangs the loop like the 2020 devices
+(diagnose names it "hung") and ends with "off", by itself after --max-seconds, or recovers
+once Plan A's wait let the young entries age out;
 "konctl scenario practice" reports its figures. One file, so that the daemons share one
 generated world."""
 import json
@@ -10,6 +12,8 @@ import subprocess
 import time
 
 from conftest import KONCTL, free_port, scaled
+from test_update_slots import install, make_bundle, trust_vendor, wait_slots
+from test_update_slots import konctl as konctl_local
 
 
 def diagnose(c, *extra):
@@ -202,3 +206,76 @@ def test_scenario_practice_reports_figures(start_connector):
     assert c.api("GET", "/api/v1/settings/LOG_SUCCESSFUL_CRYPTO_OPS")["value"] == "Enabled"
     topics = c.api("GET", "/api/v1/log/stats")["topics"]
     assert topics.get("LOG/CRYPTO_OP", 0) >= 6 and topics.get("NK/FIREWALL/DROP", 0) > 0
+
+
+def fault_state(c):
+    return c.api("GET", "/control/v1/fault/legacy-log-cleanup", timeout=15)
+
+
+def test_legacy_fault_recovers_by_itself_after_plan_a_once_entries_age_out(start_connector):
+    """The issue's proof: with the legacy fault, diagnose names "hung"; Plan A applied through
+    konctl (the calls get through between the cleanup's slices) and the wait for the retention
+    let the connector recover by itself, with the fault never switched off."""
+    port = free_port()
+    soap = f"http://127.0.0.1:{port}"
+    c = start_connector(["--setting", "SECLOG_CAPACITY_MB=16", "--setting",
+                         "SECURITY_LOG_DAYS=10", "--setting", "LOG_SUCCESSFUL_CRYPTO_OPS=Enabled",
+                         *lan_args(port)])
+    # Armed like a 2020 device: nothing happens until the log is at its budget.
+    c.konctl("fault", "legacy-log-cleanup", "on", "--max-seconds", str(int(scaled(150))),
+             check=True)
+    flood_end = time.monotonic() + 4
+    c.api("POST", "/control/v1/fault/flood",
+          {"topic": "LOG/CRYPTO_OP", "rate": 40000, "seconds": 4, "distinct": True})
+    assert wait_for(lambda: fault_state(c)["hogging"], 30), fault_state(c)
+    report = diagnose_soap(c, soap)
+    assert "hung" in report["situations"], report["findings"]
+    assert any("konctl settings set LOG_SUCCESSFUL_CRYPTO_OPS Disabled" in s
+               for s in report["plan_a"]["steps"]), report["plan_a"]
+
+    # Plan A through konctl, with patience: each call waits for a break between slices.
+    c.konctl("settings", "set", "LOG_SUCCESSFUL_CRYPTO_OPS", "Disabled", check=True)
+    assert fault_state(c)["hogging"] is True  # still hung: the young entries are all there
+    # The wait of Plan A: the storm's entries age out (SECURITY_LOG_DAYS on the virtual clock).
+    time.sleep(max(0.0, flood_end + 0.5 - time.monotonic()))
+    c.konctl("clock", "advance", "11d", check=True)
+    c.konctl("clock", "advance", "2h", check=True)  # the retention pass runs on the clock
+    assert wait_for(lambda: not fault_state(c)["on"], 30), fault_state(c)
+    states = [e["params"]["State"] for e in fault_entries(c)]
+    assert "recovered" in states and "off" not in states, states
+
+    # Responsive again; the overflow stays until an admin resets it, then it is healthy.
+    report = diagnose_soap(c, soap)
+    assert report["situations"] == ["log_overflow"], report["findings"]
+    c.konctl("ec", "reset", "EC_LOG_OVERFLOW", check=True)
+    report = diagnose_soap(c, soap)
+    assert report["situations"] == ["healthy"], report["findings"]
+
+
+CRASHING_CORE = b"#!/bin/sh\nkill -SEGV $$\n"
+
+
+def test_update_rolled_back_for_real(start_connector, data_dir, tmp_path):
+    """A bundle whose core crashes at boot: the launcher falls back after three attempts and
+    diagnose names update_rolled_back with the plan for it."""
+    pki = tmp_path / "pki"
+    res = konctl_local("bundle", "keygen", "--out", str(pki), "--vendor", "Test Vendor")
+    assert res.returncode == 0, res.stderr
+    trust_vendor(data_dir, pki)
+    c = start_connector(("--health-timeout", "2"), launcher=True)
+    wait_slots(c, lambda s: s["good"], "the factory slot to become good")
+    bundles = tmp_path / "bundles"
+    bundles.mkdir()
+    status, body = install(c, make_bundle(pki, bundles, "0.2.0", CRASHING_CORE))
+    assert status == 202, body
+    wait_slots(c, lambda s: s["running"] == "a" and s["last_fallback"] and s["good"],
+               "the fallback", seconds=60)
+    report = diagnose(c)
+    assert report["situations"] == ["update_rolled_back"], report["findings"]
+    evidence = " ".join(f["evidence"] for f in report["findings"])
+    assert "0.2.0" in evidence and "signal 11" in evidence, evidence
+    steps = " ".join(report["plan_a"]["steps"])
+    assert "konctl update pause" in steps and "konctl update history" in steps, steps
+    assert report["plan_a"]["settings"] == []
+    human = c.konctl("diagnose").stdout
+    assert "Situation: update_rolled_back" in human, human

@@ -253,10 +253,14 @@ static json_t *plan_a(const json_t *facts, const bool found[DIAG_MAX])
         step(steps, "start konnektord (Power LED off or nothing listens): nothing else can help "
                     "before it runs");
     if (found[DIAG_HUNG])
-        step(steps, "the connector is alive but its main loop is blocked: settings cannot be "
-                    "changed now; wait a few minutes and run 'konctl diagnose' again, and if it "
-                    "stays hung go to Plan B (if this is the test fault: 'konctl fault "
-                    "legacy-log-cleanup off')");
+        step(steps, "the connector is alive but its main loop is blocked, so the log cannot be "
+                    "read now; a loop blocked in slices (the 2020 cleanup) still takes a call "
+                    "now and then: cut the log volume with patience (each konctl call waits up "
+                    "to 30 s), 'konctl settings set LOG_SUCCESSFUL_CRYPTO_OPS Disabled' and "
+                    "'konctl settings set LOG_LEVEL_SYSLOG Warning'; once no entry younger than "
+                    "SECURITY_LOG_DAYS has to be evicted any more, the cleanup ends and the "
+                    "connector recovers by itself; if it stays hung go to Plan B (if this is "
+                    "the test fault: 'konctl fault legacy-log-cleanup off')");
     if (found[DIAG_LOG_OVERFLOW] || found[DIAG_HUNG]) {
         double total = dominant_topics(json_object_get(log, "topics"), dominant);
         const json_t *n = json_object_get(json_object_get(log, "topics"), "LOG/CRYPTO_OP");
