@@ -18,8 +18,7 @@ static const struct soap_service services[] = {
     {"CardService", "Cards and PINs", "http://ws.gematik.de/conn/CardService/WSDL/v8.1", "8.1.2",
      "/ws/CardService", NULL, NULL},
     {"EventService", "Events and card information",
-     "http://ws.gematik.de/conn/EventService/WSDL/v6.1", "6.1.1", "/ws/EventService61", NULL,
-     NULL},
+     "http://ws.gematik.de/conn/EventService/WSDL/v6.1", "6.1.1", "/ws/EventService61", NULL, NULL},
 };
 
 static struct soap__sds_info info(unsigned http_port)
