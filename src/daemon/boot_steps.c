@@ -298,15 +298,22 @@ static int lan_start(struct daemon *d, char *http, char *https, size_t size)
                            .product_type_version = KONN_PRODUCT_TYPE_VERSION,
                            .firmware_version = KONN_VERSION};
     const struct bundle_manifest *running = d->upd ? upd_slot_manifest(d->upd) : NULL;
+    /* Without an updater the core runs as the build it is: the factory image's features. */
+    static const char *const factory_features[] = {UPD_FACTORY_FEATURES};
     struct services_deps vd;
     int r;
 
     if (!d->opts.lan_http && !d->opts.lan_https)
         return 0;
-    /* connector.sds shows the running firmware's product type version (issue #6 item 5). */
+    /* connector.sds shows the running firmware's product type version, and its features
+     * decide which Fachmodule are offered (issue #6 item 5, docs/nfdm.md). */
+    sd.features = factory_features;
+    sd.n_features = ARRAY_SIZE(factory_features);
     if (running) {
         sd.product_type_version = running->product_type_version;
         sd.firmware_version = running->fw_version;
+        sd.features = (const char *const *)running->features;
+        sd.n_features = running->n_features;
     }
     d->soap = soap_server_new(&sd);
     if (!d->soap)

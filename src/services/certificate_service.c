@@ -300,33 +300,6 @@ static void on_read_card_certificate(struct soap_call *call, void *arg)
 /* ---- VerifyCertificate ------------------------------------------------------------------ */
 
 /* Base64 with any whitespace into a heap buffer. -EINVAL if it is not base64. */
-static int base64_decode(const char *in, uint8_t **ret, size_t *ret_len)
-{
-    size_t n = strlen(in);
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    unsigned char *out = malloc(n / 4 * 3 + 4);
-    int len1 = 0, len2 = 0;
-    int r = -EINVAL;
-
-    if (!ctx || !out) {
-        r = -ENOMEM;
-        goto out;
-    }
-    EVP_DecodeInit(ctx);
-    if (n > CERT_B64_MAX ||
-        EVP_DecodeUpdate(ctx, out, &len1, (const unsigned char *)in, (int)n) < 0 ||
-        EVP_DecodeFinal(ctx, out + len1, &len2) < 0)
-        goto out;
-    *ret = out;
-    *ret_len = (size_t)(len1 + len2);
-    out = NULL;
-    r = 0;
-out:
-    free(out);
-    EVP_ENCODE_CTX_free(ctx);
-    return r;
-}
-
 /* xs:dateTime: "...Z", "...+01:00", or no zone (UTC). -EINVAL. */
 static int datetime_parse(const char *text, int64_t *ret_ms)
 {
@@ -375,7 +348,7 @@ static void on_verify_certificate(struct soap_call *call, void *arg)
     xmlTextWriterPtr w;
     int r;
 
-    if (!b64 || base64_decode(b64, &der, &len) < 0) {
+    if (!b64 || services__base64_decode(b64, CERT_B64_MAX, &der, &len) < 0) {
         soap_call_fault(call, SERVICES_ERR_SYNTAX, "X509Certificate must be base64");
         goto out;
     }

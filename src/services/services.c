@@ -110,10 +110,12 @@ int services_start(const struct services_deps *deps, struct services **ret_servi
         r = services__cert_service_start(s);
     if (r == 0)
         r = services__card_service_start(s);
+    if (r == 0)
+        r = services__dpe_service_start(s);
     if (r < 0) {
         log_errno(LOG_LEVEL_ERROR, r,
-                  "services: cannot register the CardTerminalService, CertificateService or "
-                  "CardService");
+                  "services: cannot register the CardTerminalService, CertificateService, "
+                  "CardService or DPEService");
         goto fail;
     }
     *ret_services = s;
@@ -132,6 +134,7 @@ struct services *services_stop(struct services *s)
     services__ct_service_stop(s);
     services__cert_service_stop(s);
     services__card_service_stop(s);
+    services__dpe_service_stop(s);
     s->cetp = services__cetp_free(s->cetp);
     s->boot_sinks = services__boot_sinks_free(s->boot_sinks);
     s->card_xml = services__card_xml_free(s->card_xml);

@@ -5,7 +5,9 @@
  * GetCards, GetResourceInformation, Subscribe, Unsubscribe, RenewSubscriptions and
  * GetSubscription, each behind the critical-state gate (GATE_OP_EVENT_SERVICE) and the call
  * context check TUC_KON_000. It also starts the delivery of events to the subscribed event
- * sinks over CETP (TIP1-A_4594..4596), which watches every event on the bus.
+ * sinks over CETP (TIP1-A_4594..4596), which watches every event on the bus. The Fachmodul
+ * NFDM's DPEService (ReadDPE, WriteDPE, EraseDPE) is registered with the feature "NFDM": the
+ * SOAP server offers it only when the running firmware has that feature (docs/nfdm.md).
  *
  * The subscription list starts empty at every start (TIP1-A_4613); only the event sinks'
  * addresses are kept, in DATA/cetp-sinks.json, so that BOOTUP/BOOTUP_COMPLETE reaches the

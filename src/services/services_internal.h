@@ -252,6 +252,7 @@ struct services {
     struct services_ct *ct;        /* the CardTerminalService (card_terminal_service.c) */
     struct services_certs *certs;  /* the CertificateService (certificate_service.c) */
     struct services_card *card;    /* the CardService (card_service.c) */
+    struct services_dpe *dpe;      /* the DPEService of NFDM (dpe_service.c) */
 };
 
 /* Registers the EventService's operations with the SOAP server. */
@@ -319,5 +320,22 @@ int services__trimmed(const char *text, char *buf, size_t size);
  * at fault and returns false if access is refused. */
 bool services__context_ok(struct services *s, struct soap_call *call, const char *handle,
                           const char *ct_id, unsigned flags);
+/* Decodes base64 text (line breaks allowed) of at most max characters into a heap buffer the
+ * caller frees. -E2BIG over max, -EINVAL not base64, -ENOMEM. */
+int services__base64_decode(const char *in, size_t max, uint8_t **ret, size_t *ret_len);
+
+/* ---- DPEService v1.0 of the Fachmodul NFDM (dpe_service.c, dpe_document.c) -------------- */
+
+/* Registers ReadDPE, WriteDPE and EraseDPE (feature "NFDM": not registered when the running
+ * firmware lacks it, soap_server_register); stop frees them (s->dpe may be NULL). */
+int services__dpe_service_start(struct services *s);
+void services__dpe_service_stop(struct services *s);
+
+/* Room for the reason services__dpe_document_check gives. */
+#define SERVICES_DPE_WHY_MAX 320
+/* Is doc a DPE (DPE_Document.xsd v1.1: root, namespace, ID_DPE, the parts in order, text
+ * limits)? 0, or -EBADMSG (not XML, or not a DPE) and -E2BIG (over CARDS_DPE_DOCUMENT_MAX)
+ * with the reason in why, which names elements but never their content; -ENOMEM. */
+int services__dpe_document_check(const void *doc, size_t len, char *why, size_t why_size);
 
 #endif
