@@ -13,7 +13,9 @@
  *  2. Every request has a timeout (--timeout), so a hung connector shows as timeouts and the
  *     scenario still ends after --seconds plus at most one timeout.
  *  3. Setup changes only what the scenario needs (missing workplaces wsN of m1, the crypto-ops
- *     setting with --crypto-ops) and says so; it never removes anything. */
+ *     setting with --crypto-ops) and says so; it never removes anything.
+ *  4. The load (scenario.h) keeps every request with its start and end; "practice" cuts it into
+ *     seconds, "2020-ehealth-update" (cmd_scenario_2020.c) into phases around a core restart. */
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -35,18 +37,19 @@
 #include "http.h"
 #include "konctl.h"
 #include "output.h"
+#include "scenario.h"
 
 #define WORKPLACES_MAX 200
 #define SECONDS_MAX 3600
 #define INTERVAL_MS_DEFAULT 1000
 #define TIMEOUT_MS_DEFAULT 2000
-#define SOAP_URL_DEFAULT "http://127.0.0.1:8080"
 #define CETP_FRAME_MAX (1024 * 1024)
 
 static const char scenario_usage[] =
     "usage: konctl scenario practice --workplaces N [--seconds S] [--storm RATE]\n"
     "                                [--crypto-ops] [--soap URL] [--interval MS]\n"
     "                                [--timeout MS] [--json]\n"
+    "       konctl scenario 2020-ehealth-update [OPTIONS]   (--help for its options)\n"
     "\n"
     "A simulated practice: N workplaces (ws1..wsN of mandant m1, client system cs1; missing\n"
     "ones are added) poll GetCards and the management status every --interval ms (default\n"
@@ -55,18 +58,14 @@ static const char scenario_usage[] =
     "the control API). --crypto-ops enables LOG_SUCCESSFUL_CRYPTO_OPS and writes a\n"
     "LOG/CRYPTO_OP record per poll while it stays enabled. Prints p50/p99/max latency,\n"
     "timeouts and errors per second and in total (--json: the totals and the seconds).\n"
-    "  --soap URL      the LAN interface (KONCTL_SOAP_URL; default " SOAP_URL_DEFAULT ")\n"
+    "  --soap URL      the LAN interface (KONCTL_SOAP_URL; default " SCENARIO_SOAP_URL_DEFAULT ")\n"
     "  --timeout MS    each request's timeout (default 2000)\n";
 
 /* ---- samples ---------------------------------------------------------------------------- */
 
-enum kind { KIND_SOAP, KIND_MGMT, KIND_MAX };
-enum outcome { OUT_OK, OUT_TIMEOUT, OUT_ERROR };
-
 struct series {
-    double *ms;
+    struct scenario_sample *v;
     size_t n, cap;
-    uint64_t timeouts, errors;
 };
 
 struct run {
@@ -75,32 +74,28 @@ struct run {
     long interval_ms, timeout_ms;
     int64_t end_ms;
     pthread_mutex_t lock;
-    struct series s[KIND_MAX];
+    struct series s[SCENARIO_KIND_MAX];
     atomic_bool crypto_on;
     atomic_bool stop;
     atomic_ullong crypto_logged, events;
     int sink_fd;
 };
 
-static void sample(struct run *r, enum kind k, double ms, enum outcome o)
+static void sample(struct run *r, enum scenario_kind k, const struct scenario_sample *x)
 {
     struct series *s = &r->s[k];
 
     (void)pthread_mutex_lock(&r->lock);
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 1024;
-        double *p = realloc(s->ms, cap * sizeof(*p));
+        struct scenario_sample *p = realloc(s->v, cap * sizeof(*p));
         if (p) {
-            s->ms = p;
+            s->v = p;
             s->cap = cap;
         }
     }
     if (s->n < s->cap)
-        s->ms[s->n++] = ms;
-    if (o == OUT_TIMEOUT)
-        s->timeouts++;
-    else if (o == OUT_ERROR)
-        s->errors++;
+        s->v[s->n++] = *x;
     (void)pthread_mutex_unlock(&r->lock);
 }
 
@@ -119,24 +114,27 @@ static json_t *quantile(const double *v, size_t n, double q)
     return n ? json_real(round(v[i ? i - 1 : 0] * 10) / 10) : json_null();
 }
 
-/* p50, p99 and max of ms[from..to) as a JSON object with the counts. */
-static json_t *figures(const double *ms, size_t from, size_t to, uint64_t timeouts, uint64_t errors)
+json_t *scenario_figures(const struct scenario_sample *s, size_t n,
+                         bool (*pick)(const struct scenario_sample *s, void *arg), void *arg)
 {
-    size_t n = to - from;
-    uint64_t failed = timeouts + errors < n ? timeouts + errors : n;
+    uint64_t count[SCENARIO_OUTCOME_MAX] = {0};
     double *v = n ? malloc(n * sizeof(*v)) : NULL;
+    size_t m = 0;
     json_t *o;
 
     if (n && !v)
         return NULL;
-    if (n) {
-        memcpy(v, ms + from, n * sizeof(*v));
-        qsort(v, n, sizeof(*v), cmp_double);
+    for (size_t i = 0; i < n; i++) {
+        if (pick && !pick(&s[i], arg))
+            continue;
+        v[m++] = s[i].ms;
+        count[s[i].outcome]++;
     }
-    o = json_pack("{s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "requests", (json_int_t)n, "ok",
-                  (json_int_t)(n - failed), "timeouts", (json_int_t)timeouts, "errors",
-                  (json_int_t)errors, "p50_ms", quantile(v, n, 0.5), "p99_ms", quantile(v, n, 0.99),
-                  "max_ms", quantile(v, n, 1.0));
+    qsort(v, m, sizeof(*v), cmp_double);
+    o = json_pack("{s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "requests", (json_int_t)m, "ok",
+                  (json_int_t)count[SCENARIO_OK], "timeouts", (json_int_t)count[SCENARIO_TIMEOUT],
+                  "errors", (json_int_t)count[SCENARIO_ERROR], "p50_ms", quantile(v, m, 0.5),
+                  "p99_ms", quantile(v, m, 0.99), "max_ms", quantile(v, m, 1.0));
     free(v);
     return o;
 }
@@ -164,25 +162,27 @@ static size_t collect(char *data, size_t size, size_t n, void *arg)
 }
 
 /* Runs one prepared request; records its latency and outcome under kind. */
-static void timed(struct run *r, CURL *h, enum kind k, bool soap)
+static void timed(struct run *r, CURL *h, enum scenario_kind k, bool soap)
 {
     char head[1024] = "";
     curl_off_t us = 0;
     long status = 0;
     CURLcode rc;
-    enum outcome o = OUT_OK;
+    struct scenario_sample x = {.start_ms = clock_real_mono_ms(), .outcome = SCENARIO_OK};
 
     (void)curl_easy_setopt(h, CURLOPT_WRITEDATA, head);
     rc = curl_easy_perform(h);
+    x.end_ms = clock_real_mono_ms();
     (void)curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &us);
     (void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (rc == CURLE_OPERATION_TIMEDOUT)
-        o = OUT_TIMEOUT;
+        x.outcome = SCENARIO_TIMEOUT;
     else if (rc != CURLE_OK || status != 200 || (soap && strstr(head, "Fault>")))
-        o = OUT_ERROR;
+        x.outcome = SCENARIO_ERROR;
     if (rc == CURLE_OPERATION_TIMEDOUT && us < r->timeout_ms * 1000)
         us = r->timeout_ms * 1000;
-    sample(r, k, (double)us / 1000.0, o);
+    x.ms = (double)us / 1000.0;
+    sample(r, k, &x);
 }
 
 static CURL *handle(const struct run *r, const char *url)
@@ -265,8 +265,8 @@ static void *workplace_main(void *arg)
             continue;
         }
         next += r->interval_ms;
-        timed(r, soap, KIND_SOAP, true);
-        timed(r, mgmt, KIND_MGMT, false);
+        timed(r, soap, SCENARIO_SOAP, true);
+        timed(r, mgmt, SCENARIO_MGMT, false);
         if (atomic_load(&r->crypto_on)) {
             char head[1024] = "";
             (void)curl_easy_setopt(crypto, CURLOPT_WRITEDATA, head);
@@ -415,14 +415,25 @@ static void unsubscribe(const struct run *r, int port)
 
 /* ---- setup through the management and control APIs --------------------------------------- */
 
-/* A quiet request: true on 2xx (or on allowed, e.g. 409 for "exists"). */
-static bool quiet(struct http_client *c, const char *method, const char *path, json_t *body,
-                  long allowed, json_t **ret_body)
+struct http_client *scenario_client_new(const struct konctl *k, long connect_timeout_ms)
+{
+    struct http_config cfg = {.url = k->url,
+                              .user = k->user,
+                              .password = k->password,
+                              .cacert = k->cacert,
+                              .insecure = k->insecure,
+                              .connect_timeout_ms = connect_timeout_ms};
+
+    return http_client_new(&cfg);
+}
+
+bool scenario_request(struct http_client *c, const char *method, const char *path, json_t *body,
+                      long allowed, long timeout_ms, json_t **ret_body)
 {
     struct http_result res;
     bool ok;
 
-    if (http_request(c, method, path, body, 10000, &res) < 0) {
+    if (http_request(c, method, path, body, timeout_ms, &res) < 0) {
         json_decref(body);
         return false;
     }
@@ -434,6 +445,13 @@ static bool quiet(struct http_client *c, const char *method, const char *path, j
     http_result_done(&res);
     json_decref(body);
     return ok;
+}
+
+/* A quiet setup request with 10 s to answer. */
+static bool quiet(struct http_client *c, const char *method, const char *path, json_t *body,
+                  long allowed, json_t **ret_body)
+{
+    return scenario_request(c, method, path, body, allowed, 10000, ret_body);
 }
 
 static bool text_is(const json_t *v, const char *s)
@@ -509,15 +527,20 @@ static bool crypto_setting_on(struct http_client *c, long timeout_ms, bool prev)
     return on;
 }
 
-/* ---- the run ---------------------------------------------------------------------------- */
+/* ---- the load --------------------------------------------------------------------------- */
 
-struct scenario_opts {
-    uint64_t workplaces, seconds, storm, interval_ms, timeout_ms;
-    bool crypto_ops;
-    const char *soap_url;
+struct scenario_load {
+    struct run r;
+    struct http_client *c;
+    struct workplace *w;
+    size_t started;
+    pthread_t sink;
+    bool sink_started, storm_started, crypto_ops;
+    int port, subscribed;
+    uint64_t storm;
 };
 
-static bool number(const char *name, const char *value, uint64_t min, uint64_t max, uint64_t *ret)
+bool scenario_number(const char *name, const char *value, uint64_t min, uint64_t max, uint64_t *ret)
 {
     if (!value)
         return true;
@@ -527,6 +550,135 @@ static bool number(const char *name, const char *value, uint64_t min, uint64_t m
                  (unsigned long long)min, (unsigned long long)max, value);
     return false;
 }
+
+static bool storm_start(struct scenario_load *l, uint64_t seconds)
+{
+    return quiet(l->c, "POST", "/control/v1/fault/flood",
+                 json_pack("{s:s,s:I,s:I,s:b}", "topic", "NK/FIREWALL/DROP", "rate",
+                           (json_int_t)l->storm, "seconds", (json_int_t)seconds, "distinct", 1),
+                 0, NULL);
+}
+
+struct scenario_load *scenario_load_start(const struct konctl *k, const struct scenario_opts *o,
+                                          int64_t end_ms)
+{
+    struct scenario_load *l = calloc(1, sizeof(*l));
+
+    if (!l) {
+        konctl_error("out of memory");
+        return NULL;
+    }
+    l->r = (struct run){.soap_url = o->soap_url,
+                        .mgmt_url = k->url,
+                        .user = k->user,
+                        .password = k->password,
+                        .cacert = k->cacert,
+                        .insecure = k->insecure,
+                        .interval_ms = (long)o->interval_ms,
+                        .timeout_ms = (long)o->timeout_ms,
+                        .end_ms = end_ms,
+                        .sink_fd = -1};
+    (void)pthread_mutex_init(&l->r.lock, NULL);
+    l->storm = o->storm;
+    l->crypto_ops = o->crypto_ops;
+    l->w = calloc(o->workplaces, sizeof(*l->w));
+    l->c = scenario_client_new(k, 5000);
+    if (!l->w || !l->c) {
+        konctl_error("out of memory");
+        return scenario_load_stop(l);
+    }
+    if (add_workplaces(l->c, (int)o->workplaces, !k->json) < 0)
+        return scenario_load_stop(l);
+    if (o->crypto_ops && !quiet(l->c, "PUT", "/api/v1/settings/LOG_SUCCESSFUL_CRYPTO_OPS",
+                                json_pack("{s:s}", "value", "Enabled"), 0, NULL)) {
+        konctl_error("could not enable LOG_SUCCESSFUL_CRYPTO_OPS");
+        return scenario_load_stop(l);
+    }
+    atomic_store(&l->r.crypto_on, o->crypto_ops);
+    l->port = sink_open(&l->r);
+    if (l->port > 0 && pthread_create(&l->sink, NULL, sink_main, &l->r) == 0) {
+        l->sink_started = true;
+        l->subscribed =
+            subscribe(&l->r, l->port, "CARD") + subscribe(&l->r, l->port, "OPERATIONAL_STATE");
+    }
+    if (o->storm) {
+        l->storm_started = storm_start(l, o->seconds);
+        if (!l->storm_started)
+            konctl_error("the storm (control API flood) could not be started");
+    }
+    for (l->started = 0; l->started < o->workplaces; l->started++) {
+        struct workplace *w = &l->w[l->started];
+        *w = (struct workplace){.run = &l->r, .n = (int)l->started + 1};
+        if (pthread_create(&w->thread, NULL, workplace_main, w) != 0)
+            break;
+    }
+    return l;
+}
+
+void scenario_load_tick(struct scenario_load *l)
+{
+    if (l->crypto_ops)
+        atomic_store(&l->r.crypto_on, crypto_setting_on(l->c, 300, atomic_load(&l->r.crypto_on)));
+}
+
+bool scenario_load_renew(struct scenario_load *l, uint64_t seconds)
+{
+    bool storm = l->storm && storm_start(l, seconds);
+
+    if (l->sink_started)
+        l->subscribed +=
+            subscribe(&l->r, l->port, "CARD") + subscribe(&l->r, l->port, "OPERATIONAL_STATE");
+    return storm;
+}
+
+size_t scenario_load_samples(struct scenario_load *l, enum scenario_kind kind, size_t from,
+                             struct scenario_sample **ret, size_t *ret_next)
+{
+    struct series *s = &l->r.s[kind];
+    size_t n = 0;
+
+    *ret = NULL;
+    (void)pthread_mutex_lock(&l->r.lock);
+    if (from < s->n && (*ret = malloc((s->n - from) * sizeof(**ret))) != NULL) {
+        n = s->n - from;
+        memcpy(*ret, s->v + from, n * sizeof(**ret));
+    }
+    *ret_next = *ret ? s->n : from;
+    (void)pthread_mutex_unlock(&l->r.lock);
+    return n;
+}
+
+json_t *scenario_load_counts(struct scenario_load *l)
+{
+    return json_pack("{s:b,s:I,s:I,s:I}", "storm_started", l->storm_started, "subscriptions",
+                     (json_int_t)l->subscribed, "events_received",
+                     (json_int_t)atomic_load(&l->r.events), "crypto_ops_logged",
+                     (json_int_t)atomic_load(&l->r.crypto_logged));
+}
+
+struct scenario_load *scenario_load_stop(struct scenario_load *l)
+{
+    if (!l)
+        return NULL;
+    atomic_store(&l->r.stop, true);
+    for (size_t i = 0; i < l->started; i++)
+        (void)pthread_join(l->w[i].thread, NULL);
+    if (l->subscribed)
+        unsubscribe(&l->r, l->port);
+    if (l->sink_started)
+        (void)pthread_join(l->sink, NULL);
+    if (l->r.sink_fd >= 0)
+        (void)close(l->r.sink_fd);
+    for (int i = 0; i < SCENARIO_KIND_MAX; i++)
+        free(l->r.s[i].v);
+    (void)pthread_mutex_destroy(&l->r.lock);
+    http_client_free(l->c);
+    free(l->w);
+    free(l);
+    return NULL;
+}
+
+/* ---- scenario practice ------------------------------------------------------------------ */
 
 static void print_second(FILE *f, int t, json_t *soap, json_t *mgmt, uint64_t events)
 {
@@ -547,7 +699,7 @@ static void print_second(FILE *f, int t, json_t *soap, json_t *mgmt, uint64_t ev
     free(mp);
 }
 
-static void print_total(FILE *f, const char *name, const json_t *s)
+void scenario_figures_print(FILE *f, const char *name, const json_t *s)
 {
     char *p50 = out_json_text(json_object_get(s, "p50_ms"));
     char *p99 = out_json_text(json_object_get(s, "p99_ms"));
@@ -565,115 +717,67 @@ static void print_total(FILE *f, const char *name, const json_t *s)
     free(max);
 }
 
+/* The figures of kind's samples since *from (advanced past them); NULL when out of memory. */
+static json_t *figures_since(struct scenario_load *l, enum scenario_kind kind, size_t *from)
+{
+    struct scenario_sample *v = NULL;
+    size_t n = scenario_load_samples(l, kind, *from, &v, from);
+    json_t *fig = scenario_figures(v, n, NULL, NULL);
+
+    free(v);
+    return fig;
+}
+
 static int practice(struct konctl *k, const struct scenario_opts *o)
 {
-    struct run r = {.soap_url = o->soap_url,
-                    .mgmt_url = k->url,
-                    .user = k->user,
-                    .password = k->password,
-                    .cacert = k->cacert,
-                    .insecure = k->insecure,
-                    .interval_ms = (long)o->interval_ms,
-                    .timeout_ms = (long)o->timeout_ms,
-                    .sink_fd = -1};
-    struct http_config cfg = {.url = k->url,
-                              .user = k->user,
-                              .password = k->password,
-                              .cacert = k->cacert,
-                              .insecure = k->insecure,
-                              .connect_timeout_ms = 5000};
-    struct workplace *w = calloc(o->workplaces, sizeof(*w));
-    struct http_client *c = http_client_new(&cfg);
-    json_t *seconds = json_array(), *report = NULL;
-    size_t from[KIND_MAX] = {0, 0};
-    uint64_t to_before[KIND_MAX] = {0, 0}, err_before[KIND_MAX] = {0, 0}, events_before = 0;
-    pthread_t sink;
-    bool sink_started = false, storm_started = false;
-    int port, subscribed = 0, rc = KONCTL_EXIT_ERROR;
-    size_t started = 0;
+    int64_t start = clock_real_mono_ms(), end = start + (int64_t)o->seconds * 1000;
+    struct scenario_load *l = scenario_load_start(k, o, end);
+    json_t *seconds = json_array(), *report = NULL, *counts = NULL;
+    json_t *total[SCENARIO_KIND_MAX] = {NULL, NULL};
+    size_t from[SCENARIO_KIND_MAX] = {0, 0}, all[SCENARIO_KIND_MAX] = {0, 0};
+    uint64_t events_before = 0;
+    int rc = KONCTL_EXIT_ERROR;
 
-    (void)pthread_mutex_init(&r.lock, NULL);
-    if (!w || !c || !seconds) {
-        konctl_error("out of memory");
+    if (!l || !seconds)
         goto out;
-    }
-    if (add_workplaces(c, (int)o->workplaces, !k->json) < 0)
-        goto out;
-    if (o->crypto_ops && !quiet(c, "PUT", "/api/v1/settings/LOG_SUCCESSFUL_CRYPTO_OPS",
-                                json_pack("{s:s}", "value", "Enabled"), 0, NULL)) {
-        konctl_error("could not enable LOG_SUCCESSFUL_CRYPTO_OPS");
-        goto out;
-    }
-    atomic_store(&r.crypto_on, o->crypto_ops);
-    port = sink_open(&r);
-    if (port > 0 && pthread_create(&sink, NULL, sink_main, &r) == 0) {
-        sink_started = true;
-        subscribed = subscribe(&r, port, "CARD") + subscribe(&r, port, "OPERATIONAL_STATE");
-    }
-    if (o->storm) {
-        storm_started =
-            quiet(c, "POST", "/control/v1/fault/flood",
-                  json_pack("{s:s,s:I,s:I,s:b}", "topic", "NK/FIREWALL/DROP", "rate",
-                            (json_int_t)o->storm, "seconds", (json_int_t)o->seconds, "distinct", 1),
-                  0, NULL);
-        if (!storm_started)
-            konctl_error("the storm (control API flood) could not be started");
-    }
-    r.end_ms = clock_real_mono_ms() + (int64_t)o->seconds * 1000;
-    for (started = 0; started < o->workplaces; started++) {
-        w[started] = (struct workplace){.run = &r, .n = (int)started + 1};
-        if (pthread_create(&w[started].thread, NULL, workplace_main, &w[started]) != 0)
-            break;
-    }
-    for (int t = 1; clock_real_mono_ms() < r.end_ms + r.timeout_ms; t++) {
-        int64_t tick = r.end_ms - (int64_t)o->seconds * 1000 + (int64_t)t * 1000;
-        int64_t now = clock_real_mono_ms();
-        json_t *fig[KIND_MAX];
+    for (int t = 1; clock_real_mono_ms() < end + (int64_t)o->timeout_ms; t++) {
+        int64_t tick = start + (int64_t)t * 1000, now = clock_real_mono_ms();
+        json_t *fig[SCENARIO_KIND_MAX];
         uint64_t ev;
         if (tick > now) {
             struct timespec ts = {.tv_sec = (time_t)((tick - now) / 1000),
                                   .tv_nsec = (long)((tick - now) % 1000) * 1000000L};
             (void)nanosleep(&ts, NULL);
         }
-        if (o->crypto_ops)
-            atomic_store(&r.crypto_on, crypto_setting_on(c, 300, atomic_load(&r.crypto_on)));
-        (void)pthread_mutex_lock(&r.lock);
-        for (int i = 0; i < KIND_MAX; i++) {
-            fig[i] = figures(r.s[i].ms, from[i], r.s[i].n, r.s[i].timeouts - to_before[i],
-                             r.s[i].errors - err_before[i]);
-            from[i] = r.s[i].n;
-            to_before[i] = r.s[i].timeouts;
-            err_before[i] = r.s[i].errors;
-        }
-        (void)pthread_mutex_unlock(&r.lock);
-        ev = atomic_load(&r.events);
-        if (!k->json && fig[KIND_SOAP] && fig[KIND_MGMT])
-            print_second(stdout, t, fig[KIND_SOAP], fig[KIND_MGMT], ev - events_before);
-        (void)json_array_append_new(seconds, json_pack("{s:i,s:o*,s:o*,s:I}", "t", t, "soap",
-                                                       fig[KIND_SOAP], "management", fig[KIND_MGMT],
-                                                       "events", (json_int_t)(ev - events_before)));
+        scenario_load_tick(l);
+        for (int i = 0; i < SCENARIO_KIND_MAX; i++)
+            fig[i] = figures_since(l, (enum scenario_kind)i, &from[i]);
+        counts = scenario_load_counts(l);
+        ev = (uint64_t)json_integer_value(json_object_get(counts, "events_received"));
+        json_decref(counts);
+        counts = NULL;
+        if (!k->json && fig[SCENARIO_SOAP] && fig[SCENARIO_MGMT])
+            print_second(stdout, t, fig[SCENARIO_SOAP], fig[SCENARIO_MGMT], ev - events_before);
+        (void)json_array_append_new(seconds,
+                                    json_pack("{s:i,s:o*,s:o*,s:I}", "t", t, "soap",
+                                              fig[SCENARIO_SOAP], "management", fig[SCENARIO_MGMT],
+                                              "events", (json_int_t)(ev - events_before)));
         events_before = ev;
-        if (clock_real_mono_ms() >= r.end_ms)
+        if (clock_real_mono_ms() >= end)
             break;
     }
-    atomic_store(&r.stop, true);
-    for (size_t i = 0; i < started; i++)
-        (void)pthread_join(w[i].thread, NULL);
-    if (subscribed)
-        unsubscribe(&r, port);
-    if (sink_started)
-        (void)pthread_join(sink, NULL);
-    report = json_pack("{s:I,s:I,s:I,s:b,s:b,s:I,s:o*,s:o*,s:I,s:I,s:I,s:O}", "workplaces",
+    counts = scenario_load_counts(l);
+    total[SCENARIO_SOAP] = figures_since(l, SCENARIO_SOAP, &all[SCENARIO_SOAP]);
+    total[SCENARIO_MGMT] = figures_since(l, SCENARIO_MGMT, &all[SCENARIO_MGMT]);
+    l = scenario_load_stop(l);
+    report = json_pack("{s:I,s:I,s:I,s:O,s:b,s:O,s:o*,s:o*,s:O,s:O,s:I,s:O}", "workplaces",
                        (json_int_t)o->workplaces, "seconds", (json_int_t)o->seconds, "storm_rate",
-                       (json_int_t)o->storm, "storm_started", storm_started, "crypto_ops",
-                       o->crypto_ops, "subscriptions", (json_int_t)subscribed, "soap",
-                       figures(r.s[KIND_SOAP].ms, 0, r.s[KIND_SOAP].n, r.s[KIND_SOAP].timeouts,
-                               r.s[KIND_SOAP].errors),
-                       "management",
-                       figures(r.s[KIND_MGMT].ms, 0, r.s[KIND_MGMT].n, r.s[KIND_MGMT].timeouts,
-                               r.s[KIND_MGMT].errors),
-                       "events_received", (json_int_t)atomic_load(&r.events), "crypto_ops_logged",
-                       (json_int_t)atomic_load(&r.crypto_logged), "interval_ms",
+                       (json_int_t)o->storm, "storm_started",
+                       json_object_get(counts, "storm_started"), "crypto_ops", o->crypto_ops,
+                       "subscriptions", json_object_get(counts, "subscriptions"), "soap",
+                       total[SCENARIO_SOAP], "management", total[SCENARIO_MGMT], "events_received",
+                       json_object_get(counts, "events_received"), "crypto_ops_logged",
+                       json_object_get(counts, "crypto_ops_logged"), "interval_ms",
                        (json_int_t)o->interval_ms, "per_second", seconds);
     if (!report) {
         konctl_error("out of memory");
@@ -682,24 +786,20 @@ static int practice(struct konctl *k, const struct scenario_opts *o)
     if (k->json) {
         (void)out_json_print(stdout, report);
     } else {
-        (void)printf("\n%llu workplaces for %llu s%s%s, events received %llu\n",
+        (void)printf("\n%llu workplaces for %llu s%s%s, events received %lld\n",
                      (unsigned long long)o->workplaces, (unsigned long long)o->seconds,
-                     storm_started ? ", storm on" : "", o->crypto_ops ? ", crypto ops logged" : "",
-                     (unsigned long long)atomic_load(&r.events));
-        print_total(stdout, "SOAP", json_object_get(report, "soap"));
-        print_total(stdout, "management", json_object_get(report, "management"));
+                     json_is_true(json_object_get(counts, "storm_started")) ? ", storm on" : "",
+                     o->crypto_ops ? ", crypto ops logged" : "",
+                     (long long)json_integer_value(json_object_get(counts, "events_received")));
+        scenario_figures_print(stdout, "SOAP", json_object_get(report, "soap"));
+        scenario_figures_print(stdout, "management", json_object_get(report, "management"));
     }
     rc = KONCTL_EXIT_OK;
 out:
-    if (r.sink_fd >= 0)
-        (void)close(r.sink_fd);
-    for (int i = 0; i < KIND_MAX; i++)
-        free(r.s[i].ms);
-    (void)pthread_mutex_destroy(&r.lock);
+    (void)scenario_load_stop(l);
     json_decref(report);
+    json_decref(counts);
     json_decref(seconds);
-    http_client_free(c);
-    free(w);
     return rc;
 }
 
@@ -722,16 +822,16 @@ static int scenario_practice(struct konctl *k, int argc, char **argv)
         konctl_error("--workplaces N is needed (1 to %d)", WORKPLACES_MAX);
         return KONCTL_EXIT_USAGE;
     }
-    if (!number("workplaces", opts[0].value, 1, WORKPLACES_MAX, &o.workplaces) ||
-        !number("seconds", opts[1].value, 1, SECONDS_MAX, &o.seconds) ||
-        !number("storm", opts[2].value, 0, 100000, &o.storm) ||
-        !number("interval", opts[5].value, 10, 60000, &o.interval_ms) ||
-        !number("timeout", opts[6].value, 100, 60000, &o.timeout_ms))
+    if (!scenario_number("workplaces", opts[0].value, 1, WORKPLACES_MAX, &o.workplaces) ||
+        !scenario_number("seconds", opts[1].value, 1, SECONDS_MAX, &o.seconds) ||
+        !scenario_number("storm", opts[2].value, 0, 100000, &o.storm) ||
+        !scenario_number("interval", opts[5].value, 10, 60000, &o.interval_ms) ||
+        !scenario_number("timeout", opts[6].value, 100, 60000, &o.timeout_ms))
         return KONCTL_EXIT_USAGE;
     o.crypto_ops = opts[3].value != NULL;
     o.soap_url = opts[4].value ? opts[4].value : getenv("KONCTL_SOAP_URL");
     if (!o.soap_url || !o.soap_url[0])
-        o.soap_url = SOAP_URL_DEFAULT;
+        o.soap_url = SCENARIO_SOAP_URL_DEFAULT;
     r = konctl_open(k);
     if (r != KONCTL_EXIT_OK)
         return r;
@@ -740,7 +840,7 @@ static int scenario_practice(struct konctl *k, int argc, char **argv)
 
 int cmd_scenario(struct konctl *k, int argc, char **argv)
 {
-    static const char *const names[] = {"practice"};
+    static const char *const names[] = {"practice", "2020-ehealth-update"};
     int shift = 0;
     int r;
     int i = args_subcommand(argc, argv, names, ARRAY_SIZE(names), NULL, scenario_usage, &shift, &r);
@@ -748,6 +848,8 @@ int cmd_scenario(struct konctl *k, int argc, char **argv)
     switch (i) {
     case 0:
         return scenario_practice(k, argc - shift, argv + shift);
+    case 1:
+        return scenario_2020(k, argc - shift, argv + shift);
     default:
         return r;
     }
