@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -333,6 +334,38 @@ def sds_ptv(lan):
     return re.search(r"<PI:ProductTypeVersion>([^<]*)<", text).group(1)
 
 
+def sds_services(lan):
+    with urllib.request.urlopen(f"http://127.0.0.1:{lan}/connector.sds",
+                                timeout=scaled(10)) as resp:
+        return re.findall(r'<SI:Service Name="([^"]+)"', resp.read().decode())
+
+
+def emergency_read_dpe(c, lan):
+    """NFDM's ReadDPE with EmergencyIndicator (no PIN of the insured needed): (HTTP status,
+    body). Feature gating (docs/nfdm.md): without NFDM the path is unknown (404, 4000)."""
+    cards = {x["name"]: x["handle"] for x in c.api("GET", "/control/v1/cards")["cards"]}
+    body = (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:DPE="http://ws.gematik.de/conn/nfds/DPEService/v1.0" '
+        'xmlns:CCTX="http://ws.gematik.de/conn/ConnectorContext/v2.0" '
+        'xmlns:CONN="http://ws.gematik.de/conn/ConnectorCommon/v5.0"><soap:Body><DPE:ReadDPE>'
+        '<CCTX:Context><CONN:MandantId>m1</CONN:MandantId><CONN:ClientSystemId>cs1'
+        '</CONN:ClientSystemId><CONN:WorkplaceId>ws1</CONN:WorkplaceId></CCTX:Context>'
+        f'<CONN:EhcHandle>{cards["egk1"]}</CONN:EhcHandle>'
+        f'<CONN:HpcHandle>{cards["smcb1"]}</CONN:HpcHandle>'
+        '<DPE:EmergencyIndicator>true</DPE:EmergencyIndicator>'
+        '<DPE:UpdateIndicator>false</DPE:UpdateIndicator></DPE:ReadDPE></soap:Body>'
+        '</soap:Envelope>').encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{lan}/ws/DPEService", data=body,
+                                 method="POST",
+                                 headers={"Content-Type": "text/xml; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(req, timeout=scaled(10)) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
 def wait_running(c, version, seconds=60):
     """Waits across the launcher's restart until the core of version is running and good."""
     deadline = time.monotonic() + scaled(seconds)
@@ -376,6 +409,10 @@ def test_ptv2_connector_updated_to_ptv3_shows_new_ptv_and_features(pki, ksr_dir,
     product = c.api("GET", "/api/v1/status")["product"]
     assert product["product_type_version"] == "2.0.0" and product["features"] == ["VSDM"]
     assert sds_ptv(lan) == "2.0.0"
+    # No NFDM on PTV2: the DPEService is neither listed nor served.
+    assert "CardService" in sds_services(lan) and "DPEService" not in sds_services(lan)
+    http_status, text = emergency_read_dpe(c, lan)
+    assert http_status == 404 and "<GERROR:Code>4000</GERROR:Code>" in text, text
     # The KSR offers PTV3: check, download, install.
     c.konctl("update", "check", check=True)
     c.konctl("update", "download", check=True)
@@ -386,6 +423,10 @@ def test_ptv2_connector_updated_to_ptv3_shows_new_ptv_and_features(pki, ksr_dir,
     assert product["firmware"] == "3.5.0" and product["product_type_version"] == "3.5.0"
     assert product["features"] == ["VSDM", "NFDM", "AMTS", "QES"]
     assert sds_ptv(lan) == "3.5.0"
+    # PTV3 brings NFDM: the DPEService is listed and answers.
+    assert "DPEService" in sds_services(lan)
+    http_status, text = emergency_read_dpe(c, lan)
+    assert http_status == 200 and "<DPE:Result>OK</DPE:Result>" in text, text
     res = c.konctl("status", check=True)
     assert "3.5.0" in res.stdout and "VSDM, NFDM, AMTS, QES" in res.stdout
     # Once running, nothing newer is offered: the conditions ended.
