@@ -174,6 +174,23 @@ static void publish(struct upd_ksr *k, const char *topic, const struct evt_param
         (void)evt_bus_publish(k->deps.bus, &ev);
 }
 
+/* A BOOL setting; a failed read is logged and gives the setting's documented default (the
+ * settings table), so a broken store neither hides the failure nor picks a value by chance. */
+static bool setting_bool(const struct upd_ksr *k, const char *name)
+{
+    const struct setting_def *def;
+    bool value = false;
+    int r = store_setting_get_bool(k->deps.store, name, &value);
+
+    if (r == 0)
+        return value;
+    def = setting_def_find(name);
+    value = def && def->default_value && strcmp(def->default_value, "Enabled") == 0;
+    log_msg(LOG_LEVEL_WARNING, "update: the setting '%s' cannot be read (%s), using its default %s",
+            name, strerror(-r), value ? "Enabled" : "Disabled");
+    return value;
+}
+
 static void run_slot(struct upd_ksr *k);
 
 static void finish(struct upd_ksr *k, int code, const char *message)
@@ -305,10 +322,7 @@ static void check_done(void *arg)
     (void)snprintf(k->last_result, sizeof(k->last_result), "ok: %.480s", msg);
     finish(k, 0, msg);
     if (u && !is_downloaded(k, u) && !atomic_load(&k->stop)) {
-        bool autodl = false;
-
-        (void)store_setting_get_bool(k->deps.store, "MGM_KSR_AUTODOWNLOAD", &autodl);
-        if (autodl)
+        if (setting_bool(k, "MGM_KSR_AUTODOWNLOAD"))
             (void)start_download(k);
     }
 out:
@@ -321,16 +335,14 @@ static int start_check(struct upd_ksr *k)
 {
     struct check_job *j = NULL;
     const char *url = "";
-    bool online = true;
     int r;
 
     if (k->state != KSR_IDLE)
         return -EBUSY;
     (void)store_setting_get(k->deps.store, "KSR_URL", &url);
-    (void)store_setting_get_bool(k->deps.store, "MGM_LU_ONLINE", &online);
     if (!url || !url[0])
         return -ENOENT;
-    if (!online)
+    if (!setting_bool(k, "MGM_LU_ONLINE"))
         return -ENETDOWN;
     j = calloc(1, sizeof(*j));
     if (!j || !(j->url = strdup(url))) {
@@ -764,13 +776,13 @@ static void on_check_timer(void *arg)
 static void arm_slot_after(struct upd_ksr *k, int64_t from_ms)
 {
     const char *hhmm = "03:00";
-    bool on = false;
+    bool on;
     int minute = 0;
     int64_t now = clock_now_ms();
 
     clock_timer_stop(k->slot_timer);
     k->slot_ms = 0;
-    (void)store_setting_get_bool(k->deps.store, "MGM_KSR_AUTO_UPDATE", &on);
+    on = setting_bool(k, "MGM_KSR_AUTO_UPDATE");
     (void)store_setting_get(k->deps.store, "MGM_KSR_AUTO_UPDATE_TIME", &hhmm);
     if (!on || upd_policy_time_parse(hhmm, &minute) < 0)
         return;
@@ -879,12 +891,12 @@ int upd_ksr_status_format(const struct upd_ksr *k, char **ret_json)
     json_t *o, *updates = json_array(), *slots = NULL;
     const char *url = "";
     char *text = NULL, *s = NULL;
-    bool autodl = false, autoup = false;
+    bool autodl, autoup;
     const char *when = "";
 
     (void)store_setting_get(k->deps.store, "KSR_URL", &url);
-    (void)store_setting_get_bool(k->deps.store, "MGM_KSR_AUTODOWNLOAD", &autodl);
-    (void)store_setting_get_bool(k->deps.store, "MGM_KSR_AUTO_UPDATE", &autoup);
+    autodl = setting_bool(k, "MGM_KSR_AUTODOWNLOAD");
+    autoup = setting_bool(k, "MGM_KSR_AUTO_UPDATE");
     (void)store_setting_get(k->deps.store, "MGM_KSR_AUTO_UPDATE_TIME", &when);
     for (size_t i = 0; k->list && i < k->list->n_updates; i++)
         if (is_applicable(k, &k->list->updates[i]))
