@@ -101,8 +101,15 @@ struct mgmt_server *mgmt_server_free(struct mgmt_server *srv);
 int mgmt_server_route(struct mgmt_server *srv, enum mgmt_method method, const char *pattern,
                       unsigned roles, enum gate_op gate, mgmt_handler_fn fn, void *arg);
 
-/* Adds a route whose body is not JSON but bytes (up to 64 MiB) that the handler takes with
- * mgmt_request_body_take(), e.g. an uploaded firmware bundle. */
+/* The largest body an upload route takes (bytes): a firmware bundle. Every other request,
+ * and any request before it is authenticated, is held to 64 KiB (docs/management-api.md). */
+#define MGMT_UPLOAD_MAX (256ull * 1024 * 1024)
+
+/* Adds an upload route: its body is not JSON but bytes (up to MGMT_UPLOAD_MAX), e.g. a
+ * firmware bundle. The body is read only for a caller who authenticated in the headers and
+ * whose role the route allows (else 401/403 before any of it is read); it is streamed into a
+ * file under DATA/fw/download/ that the handler takes with mgmt_request_upload_take(). The
+ * connection closes after the reply. */
 int mgmt_server_route_raw(struct mgmt_server *srv, enum mgmt_method method, const char *pattern,
                           unsigned roles, enum gate_op gate, mgmt_handler_fn fn, void *arg);
 
@@ -161,9 +168,9 @@ int mgmt_reply_stream_chunk(struct mgmt_request *req, const void *data, size_t l
                             void (*more)(struct mgmt_request *req, void *arg), void *arg);
 void mgmt_reply_stream_end(struct mgmt_request *req);
 
-/* Moves the raw body of a request (mgmt_server_route_raw) into a heap buffer the caller frees.
- * -EPIPE when the client has gone, -ENOMEM. */
-int mgmt_request_body_take(struct mgmt_request *req, void **ret_data, size_t *ret_len);
+/* Takes the file an upload route's body was written to (not yet fsynced): the caller owns
+ * the path (malloc'd) and removes the file when done. -ENOENT if it was taken already. */
+int mgmt_request_upload_take(struct mgmt_request *req, char **ret_path, uint64_t *ret_size);
 
 /* Reads a required string member of the body; replies 400 and returns NULL if missing. */
 const char *mgmt_body_string(struct mgmt_request *req, const char *key);

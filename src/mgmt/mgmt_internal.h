@@ -9,7 +9,9 @@
 
 #include <openssl/types.h>
 
+struct bufferevent;
 struct evhttp_request;
+struct evkeyvalq;
 
 struct mgmt_identity {
     EVP_PKEY *key;
@@ -181,6 +183,55 @@ const struct mgmt_identity *mgmt__server_identity(const struct mgmt_server *srv)
 
 struct mgmt_auth *mgmt__server_auth(struct mgmt_server *srv);
 struct mgmt_auth *mgmt__request_auth(const struct mgmt_request *req);
+
+/* What authenticating a request's headers found. */
+struct mgmt__auth_outcome {
+    int status;       /* 0: authenticated; else the HTTP status: 401, 403 or 503 */
+    const char *code; /* the JSON error code when status != 0 */
+    char message[192];
+    const struct store_user *user; /* status 0: the account, valid during the callback */
+};
+typedef void (*mgmt__authenticated_fn)(const struct mgmt__auth_outcome *o, void *arg);
+
+/* The router's authentication of a request by its headers: without an Authorization header
+ * the web UI's session cookie (and, when method changes state, its X-Konn-CSRF header), else
+ * HTTP Basic through auth.c (possibly on the worker pool). done runs exactly once, possibly
+ * before this returns. The role is not checked here. */
+void mgmt__authenticate(struct mgmt_server *srv, const struct evkeyvalq *headers,
+                        enum mgmt_method method, mgmt__authenticated_fn done, void *arg);
+
+/* The roles an upload route (mgmt_server_route_raw) at method and path allows, or -ENOENT if
+ * no upload route matches. */
+int mgmt__route_upload_roles(const struct mgmt_server *srv, enum mgmt_method method,
+                             const char *path, unsigned *ret_roles);
+
+/* ---- uploads (upload.c) ----------------------------------------------------------------- */
+
+/* An upload route's body as the connection's upload reader left it for the router. */
+struct mgmt__upload {
+    int status;       /* 0: the body is in path; else the HTTP status to answer */
+    const char *code; /* the JSON error code when status != 0 */
+    char message[192];
+    char *path; /* status 0: the file (malloc'd, owned by whoever holds this) */
+    uint64_t size;
+    char user[STORE_USER_NAME_MAX + 1];
+    enum store_role role;
+};
+
+struct mgmt__upload_reader;
+
+/* One per management connection: watches the decrypted bytes of bev (before evhttp reads
+ * them) and takes over the body of requests to upload routes. Freed with the connection's
+ * SSL object. -ENOMEM. */
+int mgmt__upload_reader_attach(struct mgmt_server *srv, struct bufferevent *bev, SSL *ssl);
+/* The per-server SSL ex_data slot the readers live in (-1 on failure); call once. */
+int mgmt__upload_reader_index_new(void);
+/* Moves the upload verdict of the request evhttp has just read on evreq's connection into
+ * ret. -ENOENT if the connection holds none (its body was not read by the upload reader). */
+int mgmt__upload_take(struct mgmt_server *srv, struct evhttp_request *evreq,
+                      struct mgmt__upload *ret);
+/* The SSL ex_data index of srv's upload readers. */
+int mgmt__server_upload_index(const struct mgmt_server *srv);
 
 /* A route table row; the route files register theirs with mgmt__routes_add(). */
 struct mgmt__route_def {

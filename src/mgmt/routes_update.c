@@ -9,8 +9,9 @@
  *
  * Invariants:
  *  1. The gate row is GATE_OP_MGMT_UPDATE, which no critical state refuses (TAB_KON_504-01).
- *  2. The upload is written to DATA/fw/download/ on the worker pool, never on the loop, and
- *     removed after the install (the slot keeps what it needs). */
+ *  2. The body reaches the handler as a file in DATA/fw/download/ (upload.c streams it there
+ *     after authenticating the headers); it is fsynced on the worker pool before the install
+ *     reads it, and removed after the install (the slot keeps what it needs). */
 #include "mgmt/mgmt_internal.h"
 
 #include <errno.h>
@@ -76,11 +77,9 @@ static void get_history(struct mgmt_request *req, void *arg)
 
 struct upload {
     struct mgmt_request *req; /* kept alive by mgmt_request_offload() until it replies */
-    void *data;
-    size_t len;
     struct upd *u;
-    char *dir; /* DATA/fw/download */
-    char *path;
+    char *path; /* the body, as upload.c wrote it to DATA/fw/download/ */
+    uint64_t size;
     int result;
     char user[STORE_USER_NAME_MAX + 1];
 };
@@ -90,43 +89,23 @@ static void upload_free(struct upload *up)
     if (up->path)
         (void)unlink(up->path);
     free(up->path);
-    free(up->dir);
-    free(up->data);
     free(up);
 }
 
-/* Worker: the bytes to DATA/fw/download/upload-<pid>.kbundle, fsynced (invariant 2). */
-static void upload_write(void *arg)
+/* Worker: the streamed bytes on disk before the install reads them (invariant 2). */
+static void upload_sync(void *arg)
 {
     struct upload *up = arg;
-    unsigned char id[8];
-    char hex[17];
-    int fd;
+    int fd = io_open(up->path, O_RDONLY | O_CLOEXEC, 0);
 
-    up->result = fs_mkdir_p(up->dir, 0700);
-    if (up->result == 0)
-        up->result = rand_bytes(id, sizeof(id));
-    if (up->result < 0)
-        return;
-    hex_encode(id, sizeof(id), hex);
-    if (asprintf(&up->path, "%s/upload-%s.kbundle", up->dir, hex) < 0) {
-        up->path = NULL;
-        up->result = -ENOMEM;
-        return;
-    }
-    fd = io_open(up->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         up->result = fd;
         return;
     }
-    up->result = io_pwrite_all(fd, up->data, up->len, 0);
-    if (up->result == 0)
-        up->result = io_fsync(fd);
+    up->result = io_fsync(fd);
     (void)io_close(fd);
     if (up->result == 0)
         upd_crash_point(up->u, "download");
-    free(up->data);
-    up->data = NULL;
 }
 
 static void install_done(int code, const char *message, void *arg)
@@ -149,7 +128,7 @@ static void install_done(int code, const char *message, void *arg)
     upload_free(up);
 }
 
-static void upload_written(struct mgmt_request *req, void *arg)
+static void upload_synced(struct mgmt_request *req, void *arg)
 {
     struct upload *up = arg;
     struct upd *u = mgmt_request_deps(req)->upd;
@@ -161,6 +140,8 @@ static void upload_written(struct mgmt_request *req, void *arg)
         return;
     if (r == -EBUSY)
         mgmt_reply_error(req, 409, "busy", "an install is already running");
+    else if (r == -ENOSPC || r == -EDQUOT)
+        mgmt_reply_error(req, 507, "insufficient_storage", "the connector's disk is full");
     else
         mgmt_reply_error(req, 500, "internal", "the bundle cannot be stored: %s", strerror(-r));
     upload_free(up);
@@ -184,26 +165,20 @@ static void post_install_file(struct mgmt_request *req, void *arg)
         return;
     }
     up = calloc(1, sizeof(*up));
-    if (!up || mgmt_request_body_take(req, &up->data, &up->len) < 0) {
+    if (!up || mgmt_request_upload_take(req, &up->path, &up->size) < 0) {
         free(up);
         mgmt_reply_error(req, 503, "busy", "out of memory");
         return;
     }
-    if (up->len == 0) {
+    if (up->size == 0) {
         upload_free(up);
         mgmt_reply_error(req, 400, "bad_request", "the body must be the bundle's bytes");
         return;
     }
     up->req = req;
     up->u = u;
-    if (asprintf(&up->dir, "%s/fw/download", mgmt_request_deps(req)->data_dir) < 0) {
-        up->dir = NULL;
-        upload_free(up);
-        mgmt_reply_error(req, 503, "busy", "out of memory");
-        return;
-    }
     (void)str_copy(up->user, sizeof(up->user), mgmt_request_user(req));
-    if (mgmt_request_offload(req, upload_write, upload_written, up) < 0)
+    if (mgmt_request_offload(req, upload_sync, upload_synced, up) < 0)
         upload_free(up);
 }
 

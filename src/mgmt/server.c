@@ -8,7 +8,9 @@
  *  1. Every request gets exactly one reply, or none if its connection went away first.
  *  2. A request whose connection closes while it waits for authentication is only marked
  *     gone; whoever holds it then frees it without replying.
- *  3. Bodies are capped at MGMT_BODY_MAX and headers at MGMT_HEADERS_MAX by evhttp itself.
+ *  3. Bodies are capped at MGMT_BODY_MAX and headers at MGMT_HEADERS_MAX by evhttp itself,
+ *     before authentication. The one exception, an upload route's body, evhttp never sees:
+ *     upload.c reads it, after the headers authenticated the caller, into a file (issue #6).
  *  4. Errors never carry errno text or paths (STYLE.md rule 5).
  *  5. A streamed reply writes only in a loop turn that a drain of its own last write started,
  *     or in the turn that writes its status line: the status line leaves with the first chunk
@@ -40,16 +42,12 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-/* A settings or user body is a few hundred bytes; 64 KiB leaves room and caps abuse. */
+/* A settings or user body is a few hundred bytes, a configuration backup some KiB; 64 KiB
+ * leaves room and caps what an unauthenticated client makes us buffer (answered 413). */
 #define MGMT_BODY_MAX (64 * 1024)
-/* An uploaded firmware bundle (POST /api/v1/update/install-file): evhttp reads a body before
- * the route is known, so this is its cap for every request; bodies of other routes above
- * MGMT_BODY_MAX are refused with 413 before they are parsed. */
-#define MGMT_UPLOAD_MAX (64 * 1024 * 1024)
 #define MGMT_HEADERS_MAX (16 * 1024)
 /* An idle or stuck client is dropped after this many seconds. */
 #define MGMT_TIMEOUT_S 30
-#define ROUTES_MAX 128
 #define ROUTE_ARGS_MAX 4
 
 struct route {
@@ -71,8 +69,9 @@ struct mgmt_server {
     struct mgmt_sessions *sessions; /* the web UI's cookie sessions (session.c) */
     struct mgmt__reset *reset;      /* the factory reset (reset.c) */
     struct mgmt__button *button;    /* the hidden reset button, NULL until started */
-    struct route routes[ROUTES_MAX];
-    size_t n_routes;
+    int upload_index;               /* SSL ex_data slot of the upload readers (upload.c) */
+    struct route *routes;           /* grows with mgmt_server_route(), no fixed cap */
+    size_t n_routes, routes_size;
 };
 
 struct mgmt_request {
@@ -89,6 +88,8 @@ struct mgmt_request {
     void *more_arg;
     bool streaming;    /* the reply is a stream: only chunks and the end may follow */
     bool head_pending; /* streaming, but the status line waits for the first write (inv. 5) */
+    char *upload_path; /* an upload route's body, until the handler takes it */
+    uint64_t upload_size;
 };
 
 static const char *const method_names[MGMT_METHOD_MAX] = {"GET", "PUT", "POST", "DELETE"};
@@ -116,6 +117,11 @@ struct mgmt__reset *mgmt__server_reset(struct mgmt_server *srv)
 const struct mgmt_identity *mgmt__server_identity(const struct mgmt_server *srv)
 {
     return srv->identity;
+}
+
+int mgmt__server_upload_index(const struct mgmt_server *srv)
+{
+    return srv->upload_index;
 }
 
 int mgmt_server_button_start(struct mgmt_server *srv)
@@ -146,6 +152,9 @@ static void request_free(struct mgmt_request *req)
         free(req->args[i]);
     if (req->has_query)
         evhttp_clear_headers(&req->query);
+    if (req->upload_path)
+        (void)io_unlink(req->upload_path);
+    free(req->upload_path);
     json_decref(req->body);
     free(req);
 }
@@ -171,12 +180,16 @@ static const char *reason_of(int status)
         return "Method Not Allowed";
     case 409:
         return "Conflict";
+    case 411:
+        return "Length Required";
     case 413:
         return "Payload Too Large";
     case 422:
         return "Unprocessable Entity";
     case 503:
         return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
     default:
         return "Internal Server Error";
     }
@@ -429,9 +442,19 @@ int mgmt_server_route(struct mgmt_server *srv, enum mgmt_method method, const ch
 {
     struct route *r;
 
-    if (srv->n_routes >= ROUTES_MAX || method >= MGMT_METHOD_MAX || gate > GATE_OP_MAX)
-        return -ENOSPC;
+    if (method >= MGMT_METHOD_MAX || gate > GATE_OP_MAX)
+        return -EINVAL;
+    if (srv->n_routes == srv->routes_size) {
+        size_t size = srv->routes_size ? 2 * srv->routes_size : 32;
+        struct route *grown = reallocarray(srv->routes, size, sizeof(*grown));
+
+        if (!grown)
+            return -ENOMEM;
+        srv->routes = grown;
+        srv->routes_size = size;
+    }
     r = &srv->routes[srv->n_routes];
+    *r = (struct route){0};
     r->pattern = strdup(pattern);
     if (!r->pattern)
         return -ENOMEM;
@@ -454,23 +477,32 @@ int mgmt_server_route_raw(struct mgmt_server *srv, enum mgmt_method method, cons
     return r;
 }
 
-int mgmt_request_body_take(struct mgmt_request *req, void **ret_data, size_t *ret_len)
-{
-    struct evbuffer *in = req->evreq ? evhttp_request_get_input_buffer(req->evreq) : NULL;
-    size_t len = in ? evbuffer_get_length(in) : 0;
-    void *data = malloc(len ? len : 1);
+static bool path_matches(const char *pattern, const char *path, char *ret_args[ROUTE_ARGS_MAX]);
 
-    if (!in || !data) {
-        free(data);
-        return in ? -ENOMEM : -EPIPE;
-    }
-    if (evbuffer_remove(in, data, len) != (int)len) {
-        free(data);
-        return -EIO;
-    }
-    *ret_data = data;
-    *ret_len = len;
+int mgmt_request_upload_take(struct mgmt_request *req, char **ret_path, uint64_t *ret_size)
+{
+    if (!req->upload_path)
+        return -ENOENT;
+    *ret_path = req->upload_path;
+    *ret_size = req->upload_size;
+    req->upload_path = NULL;
     return 0;
+}
+
+int mgmt__route_upload_roles(const struct mgmt_server *srv, enum mgmt_method method,
+                             const char *path, unsigned *ret_roles)
+{
+    for (size_t i = 0; i < srv->n_routes; i++) {
+        const struct route *rt = &srv->routes[i];
+
+        if (rt->method == method && path_matches(rt->pattern, path, NULL)) {
+            if (!rt->raw)
+                return -ENOENT;
+            *ret_roles = rt->roles;
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 int mgmt__routes_add(struct mgmt_server *srv, const struct mgmt__route_def *defs, size_t n,
@@ -594,60 +626,136 @@ static void dispatch(struct mgmt_request *req)
     rt->fn(req, rt->arg);
 }
 
+/* auth.c's answer for mgmt__authenticate()'s caller. */
+struct authentication {
+    mgmt__authenticated_fn done;
+    void *arg;
+};
+
 static void on_auth_done(enum mgmt_auth_result result, const struct store_user *user,
                          int64_t locked_until_ms, void *arg)
 {
-    struct mgmt_request *req = arg;
+    struct authentication a = *(struct authentication *)arg;
+    struct mgmt__auth_outcome o = {.status = 401, .code = "bad_credentials"};
     char until[32];
 
+    free(arg);
+    switch (result) {
+    case MGMT_AUTH_OK:
+        o = (struct mgmt__auth_outcome){.user = user};
+        break;
+    case MGMT_AUTH_LOCKED:
+        o.code = "locked";
+        (void)snprintf(o.message, sizeof(o.message),
+                       "the account is locked after repeated failed logins until %s",
+                       clock_format_iso(locked_until_ms, until, sizeof(until)));
+        break;
+    case MGMT_AUTH_BUSY:
+        o.status = 503;
+        o.code = "busy";
+        (void)snprintf(o.message, sizeof(o.message),
+                       "too many logins at once, try again in a moment");
+        break;
+    default:
+        (void)snprintf(o.message, sizeof(o.message), "wrong user name or password");
+        break;
+    }
+    a.done(&o, a.arg);
+}
+
+void mgmt__authenticate(struct mgmt_server *srv, const struct evkeyvalq *headers,
+                        enum mgmt_method method, mgmt__authenticated_fn done, void *arg)
+{
+    const char *authorization = evhttp_find_header(headers, "Authorization");
+    struct mgmt__auth_outcome o = {.status = 401, .code = "bad_credentials"};
+    struct authentication *a;
+    struct store_user u;
+    char creds[512];
+    char *password = NULL;
+    int r;
+
+    /* A request without Authorization may carry the web UI's session cookie (session.c). */
+    if (!authorization) {
+        r = mgmt__session_check(srv->sessions, evhttp_find_header(headers, "Cookie"),
+                                evhttp_find_header(headers, "X-Konn-CSRF"), method != MGMT_GET, &u);
+        if (r > 0) {
+            o = (struct mgmt__auth_outcome){.user = &u};
+        } else if (r == -EPERM) {
+            o.status = 403;
+            o.code = "csrf";
+            (void)snprintf(o.message, sizeof(o.message),
+                           "the request lacks the session's CSRF token");
+        } else if (r < 0) {
+            o.code = "session_ended";
+            (void)snprintf(o.message, sizeof(o.message), "the session has ended; log in again");
+        }
+        if (r != 0) {
+            done(&o, arg);
+            return;
+        }
+    }
+    if (parse_basic(authorization, creds, sizeof(creds), &password) < 0) {
+        (void)snprintf(o.message, sizeof(o.message),
+                       "this endpoint needs an administrator's user name and password "
+                       "(HTTP Basic)");
+        done(&o, arg);
+        return;
+    }
+    a = malloc(sizeof(*a));
+    if (!a) {
+        explicit_bzero(creds, sizeof(creds));
+        o.status = 503;
+        o.code = "busy";
+        (void)snprintf(o.message, sizeof(o.message), "out of memory, try again");
+        done(&o, arg);
+        return;
+    }
+    *a = (struct authentication){done, arg};
+    mgmt__auth_check(srv->auth, creds, password, on_auth_done, a);
+    explicit_bzero(creds, sizeof(creds));
+}
+
+static void on_authenticated(const struct mgmt__auth_outcome *o, void *arg)
+{
+    struct mgmt_request *req = arg;
+
+    /* Invariant 2: the client may have left while auth.c worked. */
     if (!req->evreq) {
         request_free(req);
         return;
     }
-    switch (result) {
-    case MGMT_AUTH_OK:
-        (void)str_copy(req->user, sizeof(req->user), user->name);
-        req->role = user->role;
-        dispatch(req);
-        return;
-    case MGMT_AUTH_LOCKED:
-        mgmt_reply_error(req, 401, "locked",
-                         "the account is locked after repeated failed logins until %s",
-                         clock_format_iso(locked_until_ms, until, sizeof(until)));
-        return;
-    case MGMT_AUTH_BUSY:
-        mgmt_reply_error(req, 503, "busy", "too many logins at once, try again in a moment");
-        return;
-    default:
-        mgmt_reply_error(req, 401, "bad_credentials", "wrong user name or password");
+    if (o->status != 0) {
+        mgmt_reply_error(req, o->status, o->code, "%s", o->message);
         return;
     }
+    (void)str_copy(req->user, sizeof(req->user), o->user->name);
+    req->role = o->user->role;
+    dispatch(req);
 }
 
-/* A request without Authorization may carry the web UI's session cookie (session.c).
- * Returns true if the request was answered or dispatched. */
-static bool authenticate_by_session(struct mgmt_request *req, enum mgmt_method method)
+/* An upload route: upload.c read the body (or refused it) after authenticating the headers
+ * the same way; the request evhttp gives us has no body. */
+static void serve_upload(struct mgmt_request *req)
 {
-    struct store_user u;
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req->evreq);
-    int r = mgmt__session_check(req->srv->sessions, evhttp_find_header(in, "Cookie"),
-                                evhttp_find_header(in, "X-Konn-CSRF"), method != MGMT_GET, &u);
+    struct mgmt__upload up;
 
-    if (r == 0)
-        return false;
-    if (r == -EPERM) {
-        mgmt_reply_error(req, 403, "csrf", "the request lacks the session's CSRF token");
-    } else if (r < 0) {
-        mgmt_reply_error(req, 401, "session_ended", "the session has ended; log in again");
-    } else {
-        (void)str_copy(req->user, sizeof(req->user), u.name);
-        req->role = u.role;
-        /* Invariant 2: a handler may wait on the worker pool while the client leaves. */
-        evhttp_connection_set_closecb(evhttp_request_get_connection(req->evreq),
-                                      on_connection_close, req);
-        dispatch(req);
+    if (mgmt__upload_take(req->srv, req->evreq, &up) < 0) {
+        mgmt_reply_error(req, 400, "bad_request",
+                         "the upload was not read: send it with a Content-Length on a "
+                         "connection of its own");
+        return;
     }
-    return true;
+    if (up.status != 0) {
+        mgmt_reply_error(req, up.status, up.code, "%s", up.message);
+        return;
+    }
+    req->upload_path = up.path;
+    req->upload_size = up.size;
+    (void)str_copy(req->user, sizeof(req->user), up.user);
+    req->role = up.role;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req->evreq), on_connection_close,
+                                  req);
+    dispatch(req);
 }
 
 static json_t *parse_body(struct evhttp_request *evreq, char *err, size_t err_size)
@@ -683,8 +791,7 @@ static void on_request(struct evhttp_request *evreq, void *arg)
     const struct route *rt = NULL;
     bool path_known = false;
     enum mgmt_method method;
-    char creds[512], err[256] = "";
-    char *password = NULL;
+    char err[256] = "";
 
     if (!path || method_of(evreq, &method) < 0) {
         reply_raw_error(evreq, 405, "method_not_allowed", "use GET, PUT, POST or DELETE");
@@ -719,45 +826,42 @@ static void on_request(struct evhttp_request *evreq, void *arg)
     TAILQ_INIT(&req->query);
     if (query && evhttp_parse_query_str(query, &req->query) == 0)
         req->has_query = true;
-    if (!rt->raw && evbuffer_get_length(evhttp_request_get_input_buffer(evreq)) > MGMT_BODY_MAX) {
+    if (rt->raw) {
+        serve_upload(req);
+        return;
+    }
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(evreq)) > MGMT_BODY_MAX) {
         mgmt_reply_error(req, 413, "too_large", "the body exceeds %d bytes", MGMT_BODY_MAX);
         return;
     }
-    if (!rt->raw)
-        req->body = parse_body(evreq, err, sizeof(err));
+    req->body = parse_body(evreq, err, sizeof(err));
     if (err[0]) {
         mgmt_reply_error(req, 400, "bad_request", "%s", err);
         return;
     }
-    if (!evhttp_find_header(evhttp_request_get_input_headers(evreq), "Authorization") &&
-        authenticate_by_session(req, method))
-        return;
-    if (parse_basic(evhttp_find_header(evhttp_request_get_input_headers(evreq), "Authorization"),
-                    creds, sizeof(creds), &password) < 0) {
-        mgmt_reply_error(req, 401, "bad_credentials",
-                         "this endpoint needs an administrator's user name and password "
-                         "(HTTP Basic)");
-        return;
-    }
+    /* Invariant 2: authentication may wait for the worker pool while the client leaves. */
     evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), on_connection_close, req);
-    mgmt__auth_check(srv->auth, creds, password, on_auth_done, req);
-    explicit_bzero(creds, sizeof(creds));
+    mgmt__authenticate(srv, evhttp_request_get_input_headers(evreq), method, on_authenticated, req);
 }
 
 /* ---- listener --------------------------------------------------------------------------- */
 
 static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
 {
-    SSL_CTX *ctx = arg;
-    SSL *ssl = SSL_new(ctx);
+    struct mgmt_server *srv = arg;
+    SSL *ssl = SSL_new(srv->ssl_ctx);
     struct bufferevent *bev;
 
     if (!ssl)
         return NULL;
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                          BEV_OPT_CLOSE_ON_FREE);
-    if (bev)
-        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    if (!bev)
+        return NULL;
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    /* Without its reader the connection still serves; an upload on it is refused (400). */
+    if (mgmt__upload_reader_attach(srv, bev, ssl) < 0)
+        log_msg(LOG_LEVEL_WARNING, "mgmt: out of memory for a connection's upload reader");
     return bev;
 }
 
@@ -818,12 +922,14 @@ struct mgmt_server *mgmt_server_new(const struct mgmt_deps *deps, struct mgmt_id
     if (srv->ssl_ctx)
         SSL_CTX_set_app_data(srv->ssl_ctx, srv);
     srv->http = evhttp_new(deps->base);
-    if (!srv->auth || !srv->sessions || !srv->reset || !srv->ssl_ctx || !srv->http)
+    srv->upload_index = mgmt__upload_reader_index_new();
+    if (!srv->auth || !srv->sessions || !srv->reset || !srv->ssl_ctx || !srv->http ||
+        srv->upload_index < 0)
         return mgmt_server_free(srv);
-    evhttp_set_max_body_size(srv->http, MGMT_UPLOAD_MAX);
+    evhttp_set_max_body_size(srv->http, MGMT_BODY_MAX);
     evhttp_set_max_headers_size(srv->http, MGMT_HEADERS_MAX);
     evhttp_set_timeout(srv->http, MGMT_TIMEOUT_S);
-    evhttp_set_bevcb(srv->http, on_new_connection, srv->ssl_ctx);
+    evhttp_set_bevcb(srv->http, on_new_connection, srv);
     evhttp_set_gencb(srv->http, on_request, srv);
     if (mgmt__routes_status_add(srv) < 0 || mgmt__routes_settings_add(srv) < 0 ||
         mgmt__routes_users_add(srv) < 0 || mgmt__routes_log_add(srv) < 0 ||
@@ -847,6 +953,7 @@ struct mgmt_server *mgmt_server_free(struct mgmt_server *srv)
     srv->reset = mgmt__reset_free(srv->reset);
     for (size_t i = 0; i < srv->n_routes; i++)
         free(srv->routes[i].pattern);
+    free(srv->routes);
     free(srv);
     return NULL;
 }
