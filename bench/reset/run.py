@@ -18,85 +18,32 @@ Output: "name: value unit" lines (medians over the rounds) on stdout, the ratio 
 the ratio to the 2 s target, and "target_reset_2s: met|missed". Progress goes to stderr.
 Exit status 0 when every reset answered 200, 1 otherwise, 2 on bad usage."""
 import argparse
-import base64
-import json
 import os
 import shutil
-import signal
-import socket
-import ssl
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import common  # noqa: E402
+from common import figure, log, median  # noqa: E402
 
 TARGET_S = 2.0
 SEGMENT_BYTES = 4 * 1024 * 1024
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def figure(name, value, unit, decimals=1):
-    print(f"{name}: {value:.{decimals}f} {unit}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Daemon:
+class Daemon(common.Daemon):
     def __init__(self, build, name, settings):
-        self.dir = tempfile.mkdtemp(prefix=f"konn-bench-reset-{name}-")
-        self.port = free_port()
-        self.url = f"https://127.0.0.1:{self.port}"
-        args = [os.path.join(build, "konnektord"), "--core", "--data", self.dir,
-                "--mgmt", f"127.0.0.1:{self.port}", "--clock", "virtual"]
-        for s in settings:
-            args += ["--setting", s]
-        self.log = open(os.path.join(self.dir, "konnektord.log"), "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        url_file = os.path.join(self.dir, "run", "mgmt.url")
-        deadline = time.monotonic() + 120
-        while not os.path.exists(url_file):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"konnektord ({name}) did not start, see {self.dir}")
-            time.sleep(0.05)
-        self.ctx = ssl.create_default_context(
-            cafile=os.path.join(self.dir, "identity", "mgmt-cert.pem"))
-        self.read_password()
-
-    def read_password(self):
-        with open(os.path.join(self.dir, "initial-admin-password")) as f:
-            self.password = f.read().strip()
+        super().__init__(build, tempfile.mkdtemp(prefix=f"konn-bench-reset-{name}-"),
+                         settings=settings)
+        self.wait_started()
 
     def api(self, method, path, body=None, timeout=60):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        token = base64.b64encode(f"admin:{self.password}".encode()).decode()
-        req.add_header("Authorization", "Basic " + token)
-        if data:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, context=self.ctx, timeout=timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"{}")
+        return self.request(method, path, body, timeout=timeout)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def fill(d, capacity):
@@ -150,19 +97,18 @@ def main():
                 results[name].append((wall, own))
                 log(f"round {r + 1} {name}: {wall * 1000:.0f} ms (daemon {own * 1000:.0f} ms)")
         _, after = full.api("GET", "/api/v1/log/stats")
-        figure("reset_full_log_capacity", a.capacity_mb, "MiB", 0)
-        figure("reset_full_log_used", stats["used_bytes"] / 2**20, "MiB", 0)
-        figure("reset_full_log_records", stats["records"], "records", 0)
+        figure("reset_full_log_capacity", a.capacity_mb, "MiB")
+        figure("reset_full_log_used", stats["used_bytes"] / 2**20, "MiB")
+        figure("reset_full_log_records", stats["records"], "records")
         for name in ("full", "empty"):
-            figure(f"reset_{name}_log_wall", 1000 * statistics.median(w for w, _ in
-                                                                       results[name]), "ms")
-            figure(f"reset_{name}_log_daemon", 1000 * statistics.median(o for _, o in
-                                                                         results[name]), "ms")
-        wall_full = statistics.median(w for w, _ in results["full"])
-        wall_empty = statistics.median(w for w, _ in results["empty"])
+            figure(f"reset_{name}_log_wall", 1000 * median(w for w, _ in results[name]), "ms", 1)
+            figure(f"reset_{name}_log_daemon", 1000 * median(o for _, o in results[name]), "ms",
+                   1)
+        wall_full = median(w for w, _ in results["full"])
+        wall_empty = median(w for w, _ in results["empty"])
         figure("ratio_full_to_empty", wall_full / wall_empty, "x", 2)
         figure("ratio_full_to_target_2s", wall_full / TARGET_S, "x", 2)
-        figure("reset_full_log_entries_kept", after["records"], "records", 0)
+        figure("reset_full_log_entries_kept", after["records"], "records")
         print(f"target_reset_2s: {'met' if wall_full < TARGET_S else 'missed'}", flush=True)
         return 0
     finally:

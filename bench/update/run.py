@@ -18,20 +18,18 @@ Figures (medians over --rounds):
 Run:  flock /tmp/konn-bench.lock /usr/bin/python3 bench/update/run.py --build build
 """
 import argparse
-import base64
 import json
 import os
 import re
 import shutil
-import socket
-import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import common  # noqa: E402
+from common import figure, median  # noqa: E402
 
 TEMPLATE = {
     "product_vendor_id": "KONND", "product_code": "konnektd", "product_name": "konnektord",
@@ -44,46 +42,17 @@ HANGING_CORE = b"#!/bin/sh\nexec sleep 600\n"
 TARGET_MS = 5000
 
 
-def figure(name, value, unit, digits=0):
-    print(f"{name}: {value:.{digits}f} {unit}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Launcher:
+class Launcher(common.Daemon):
     def __init__(self, build, work, health_timeout):
-        self.data = os.path.join(work, "data")
-        self.port = free_port()
-        self.url = f"https://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(work, "konnektord.log")
-        os.makedirs(os.path.join(self.data, "trust", "vendor"))
+        data = os.path.join(work, "data")
+        os.makedirs(os.path.join(data, "trust", "vendor"))
         shutil.copyfile(os.path.join(work, "pki", "root-cert.pem"),
-                        os.path.join(self.data, "trust", "vendor", "bench.pem"))
-        self.proc = subprocess.Popen(
-            [os.path.join(build, "konnektord"), "--data", self.data, "--mgmt",
-             f"127.0.0.1:{self.port}", "--clock", "real", "--health-timeout",
-             str(health_timeout)], stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
-        self.password = None
+                        os.path.join(data, "trust", "vendor", "bench.pem"))
+        # --clock real: launcher and core stamp their log lines on one time base.
+        super().__init__(build, data, core=False, clock="real",
+                         args=("--health-timeout", str(health_timeout)),
+                         log_path=os.path.join(work, "konnektord.log"))
         self.wait(lambda s: s["good"], 120)
-
-    def request(self, method, path, raw=None, timeout=60):
-        if self.password is None:
-            with open(os.path.join(self.data, "initial-admin-password")) as f:
-                self.password = f.read().strip()
-        req = urllib.request.Request(self.url + path, data=raw, method=method)
-        token = base64.b64encode(f"admin:{self.password}".encode()).decode()
-        req.add_header("Authorization", "Basic " + token)
-        ctx = ssl.create_default_context(
-            cafile=os.path.join(self.data, "identity", "mgmt-cert.pem"))
-        try:
-            with urllib.request.urlopen(req, context=ctx, timeout=timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"{}")
 
     def slots(self):
         try:
@@ -95,9 +64,8 @@ class Launcher:
     def wait(self, predicate, seconds):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"konnektord exited with {self.proc.returncode}, see {self.log_path}")
-            if os.path.exists(os.path.join(self.data, "initial-admin-password")):
+            self.check_running()
+            if os.path.exists(os.path.join(self.data_dir, "initial-admin-password")):
                 s = self.slots()
                 if s and predicate(s):
                     return s
@@ -112,10 +80,6 @@ class Launcher:
         if status != 202:
             sys.exit(f"install answered {status}: {body}")
         return t0, time.monotonic()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 def konctl(build, *args):
@@ -169,7 +133,6 @@ def main():
     work = tempfile.mkdtemp(prefix="konn-bench-update-")
     try:
         konctl(args.build, "bundle", "keygen", "--out", os.path.join(work, "pki"))
-        # --clock real: launcher and core stamp their log lines on one time base.
         lnch = Launcher(args.build, work, args.health_timeout)
         reply, switch, crash, hang, fallback = [], [], [], [], []
         n = 0
@@ -196,19 +159,19 @@ def main():
                 if fb and ok and ok[-1] >= fb[-1]:
                     fallback.append((ok[-1] - fb[-1]) * 1000)
         lnch.stop()
-        figure("update_install_reply_ms", statistics.median(reply), "ms")
-        figure("update_install_switch_ms", statistics.median(switch), "ms")
-        figure("update_crash_to_service_ms", statistics.median(crash), "ms")
+        figure("update_install_reply_ms", median(reply), "ms")
+        figure("update_install_switch_ms", median(switch), "ms")
+        figure("update_crash_to_service_ms", median(crash), "ms")
         print(f"# update_hang_to_service_ms: health timeout {args.health_timeout} s, 3 attempts",
               flush=True)
-        figure("update_hang_to_service_ms", statistics.median(hang), "ms")
+        figure("update_hang_to_service_ms", median(hang), "ms")
         if fallback:
-            figure("update_fallback_to_service_ms", statistics.median(fallback), "ms")
+            figure("update_fallback_to_service_ms", median(fallback), "ms")
         print(f"target_crash_to_service_under_{TARGET_MS}ms: "
-              f"{'met' if statistics.median(crash) < TARGET_MS else 'missed'}")
+              f"{'met' if median(crash) < TARGET_MS else 'missed'}")
         if fallback:
             print(f"target_fallback_to_service_under_{TARGET_MS}ms: "
-                  f"{'met' if statistics.median(fallback) < TARGET_MS else 'missed'}")
+                  f"{'met' if median(fallback) < TARGET_MS else 'missed'}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
