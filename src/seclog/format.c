@@ -145,68 +145,77 @@ static size_t align_up(size_t n)
 
 /* ---- records ---------------------------------------------------------------------------- */
 
-static bool entry_is_valid(const struct seclog_entry *e, size_t *ret_len)
+int seclog__entry_measure(const struct seclog_entry *e, struct seclog__entry_lens *ret)
 {
-    size_t topic_len, len;
+    size_t len;
 
     if (!e || !e->topic || e->severity >= SECLOG_SEVERITY_MAX || e->type >= SECLOG_TYPE_MAX ||
         e->n_params > SECLOG_PARAMS_MAX || (e->n_params > 0 && !e->params))
-        return false;
-    topic_len = strnlen(e->topic, SECLOG_TOPIC_MAX + 1);
-    if (topic_len == 0 || topic_len > SECLOG_TOPIC_MAX)
-        return false;
-    len = SECLOG__RECORD_FIXED + topic_len;
+        return -EINVAL;
+    ret->topic = strnlen(e->topic, SECLOG_TOPIC_MAX + 1);
+    if (ret->topic == 0 || ret->topic > SECLOG_TOPIC_MAX)
+        return -EINVAL;
+    len = SECLOG__RECORD_FIXED + ret->topic;
     for (size_t i = 0; i < e->n_params; i++) {
         const struct seclog_param *prm = &e->params[i];
         size_t key_len, value_len;
 
         if (!prm->key || !prm->value)
-            return false;
+            return -EINVAL;
         key_len = strnlen(prm->key, SECLOG_KEY_MAX + 1);
         value_len = strnlen(prm->value, SECLOG_VALUE_MAX + 1);
         if (key_len == 0 || key_len > SECLOG_KEY_MAX || value_len > SECLOG_VALUE_MAX)
-            return false;
+            return -EINVAL;
+        ret->key[i] = (uint16_t)key_len;
+        ret->value[i] = (uint16_t)value_len;
         len += PARAM_HEAD + key_len + value_len;
     }
-    *ret_len = align_up(len);
-    return true;
+    ret->len = align_up(len);
+    return 0;
+}
+
+void seclog__entry_encode_measured(const struct seclog_entry *e,
+                                   const struct seclog__entry_lens *lens, int64_t time_ms,
+                                   const uint8_t boot_id[SECLOG__BOOT_ID_BYTES], uint8_t *buf)
+{
+    size_t off;
+
+    /* The fixed part and the padding are zero; the payload covers everything between. */
+    memset(buf, 0, SECLOG__RECORD_FIXED);
+    memset(buf + lens->len - SECLOG__ALIGN, 0, SECLOG__ALIGN);
+    put32(buf + REC_LEN, (uint32_t)lens->len);
+    buf[REC_KIND] = SECLOG__KIND_ENTRY;
+    buf[REC_SEVERITY] = (uint8_t)e->severity;
+    buf[REC_TYPE] = (uint8_t)e->type;
+    put16(buf + REC_TOPIC_LEN, (uint16_t)lens->topic);
+    put16(buf + REC_N_PARAMS, (uint16_t)e->n_params);
+    put64(buf + REC_TIME, (uint64_t)time_ms);
+    memcpy(buf + REC_BOOT_ID, boot_id, SECLOG__BOOT_ID_BYTES);
+    memcpy(buf + REC_PAYLOAD, e->topic, lens->topic);
+    off = REC_PAYLOAD + lens->topic;
+    for (size_t i = 0; i < e->n_params; i++) {
+        put16(buf + off, lens->key[i]);
+        put16(buf + off + 2, lens->value[i]);
+        off += PARAM_HEAD;
+        memcpy(buf + off, e->params[i].key, lens->key[i]);
+        off += lens->key[i];
+        memcpy(buf + off, e->params[i].value, lens->value[i]);
+        off += lens->value[i];
+    }
 }
 
 int seclog__entry_encode(const struct seclog_entry *e, int64_t time_ms,
                          const uint8_t boot_id[SECLOG__BOOT_ID_BYTES], uint8_t *buf, size_t size,
                          size_t *ret_len)
 {
-    size_t len, topic_len, off;
+    struct seclog__entry_lens lens;
 
-    if (!boot_id || !buf || !ret_len || !entry_is_valid(e, &len))
+    if (!boot_id || !buf || !ret_len || seclog__entry_measure(e, &lens) < 0)
         return -EINVAL;
-    if (size < len)
+    if (size < lens.len)
         return -ENOBUFS;
-    memset(buf, 0, len);
-    topic_len = strlen(e->topic);
-    put32(buf + REC_LEN, (uint32_t)len);
-    buf[REC_KIND] = SECLOG__KIND_ENTRY;
-    buf[REC_SEVERITY] = (uint8_t)e->severity;
-    buf[REC_TYPE] = (uint8_t)e->type;
-    put16(buf + REC_TOPIC_LEN, (uint16_t)topic_len);
-    put16(buf + REC_N_PARAMS, (uint16_t)e->n_params);
-    put64(buf + REC_TIME, (uint64_t)time_ms);
-    memcpy(buf + REC_BOOT_ID, boot_id, SECLOG__BOOT_ID_BYTES);
-    memcpy(buf + REC_PAYLOAD, e->topic, topic_len);
-    off = REC_PAYLOAD + topic_len;
-    for (size_t i = 0; i < e->n_params; i++) {
-        size_t key_len = strlen(e->params[i].key);
-        size_t value_len = strlen(e->params[i].value);
-
-        put16(buf + off, (uint16_t)key_len);
-        put16(buf + off + 2, (uint16_t)value_len);
-        off += PARAM_HEAD;
-        memcpy(buf + off, e->params[i].key, key_len);
-        off += key_len;
-        memcpy(buf + off, e->params[i].value, value_len);
-        off += value_len;
-    }
-    *ret_len = len;
+    seclog__entry_encode_measured(e, &lens, time_ms, boot_id, buf);
+    *ret_len = lens.len;
     return 0;
 }
 

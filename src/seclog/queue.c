@@ -21,9 +21,12 @@
 #include "seclog/seclog_internal.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/base.h"
 
@@ -41,6 +44,14 @@ int seclog__queue_init(struct seclog *log)
 
 void seclog__queue_done(struct seclog *log)
 {
+    while (log->blocks) {
+        void *next;
+
+        memcpy(&next, log->blocks, sizeof(next));
+        free(log->blocks);
+        log->blocks = next;
+    }
+    log->n_blocks = 0;
     if (!log->ring)
         return;
     while (log->ring_count > 0) {
@@ -52,59 +63,66 @@ void seclog__queue_done(struct seclog *log)
     log->ring = NULL;
 }
 
-/* The exact encoded size of a valid entry (format.c's rule: fixed part, topic, for each
- * parameter two u16 lengths, key and value, padded to the alignment); 0 if e is invalid. */
-static size_t entry_size(const struct seclog_entry *e)
-{
-    size_t len, topic_len;
-
-    if (!e->topic || e->n_params > SECLOG_PARAMS_MAX || (e->n_params > 0 && !e->params))
-        return 0;
-    topic_len = strnlen(e->topic, SECLOG_TOPIC_MAX + 1);
-    len = SECLOG__RECORD_FIXED + topic_len;
-    for (size_t i = 0; i < e->n_params; i++) {
-        if (!e->params[i].key || !e->params[i].value)
-            return 0;
-        len += 4 + strnlen(e->params[i].key, SECLOG_KEY_MAX + 1) +
-               strnlen(e->params[i].value, SECLOG_VALUE_MAX + 1);
-    }
-    return (len + SECLOG__ALIGN - 1) & ~(size_t)(SECLOG__ALIGN - 1);
-}
-
 int seclog__item_encode(const struct seclog *log, const struct seclog_entry *e,
-                        struct seclog__item *ret)
+                        struct seclog__item *ret, uint8_t *buf)
 {
+    struct seclog__entry_lens lens;
     int64_t time_ms;
-    uint8_t *rec = NULL;
-    size_t size, len = 0;
-    int r;
+    uint8_t *rec;
 
-    if (!e)
-        return -EINVAL;
-    size = entry_size(e);
     /* An entry larger than an empty segment of this log could never be written; refusing it
      * here keeps the writer from rotating forever. */
-    if (size == 0 || size > log->record_max)
+    if (!e || seclog__entry_measure(e, &lens) < 0 || lens.len > log->record_max)
         return -EINVAL;
-    rec = malloc(size);
+    rec = lens.len <= SECLOG__ITEM_INLINE ? buf : malloc(lens.len);
     if (!rec)
         return -ENOMEM;
     time_ms = e->time_ms ? e->time_ms : clock_now_ms();
-    r = seclog__entry_encode(e, time_ms, log->boot_id, rec, size, &len);
-    if (r < 0)
-        goto out;
-    if (len != size) {
-        r = -EINVAL;
-        goto out;
-    }
+    seclog__entry_encode_measured(e, &lens, time_ms, log->boot_id, rec);
     ret->rec = rec;
-    ret->len = (uint32_t)len;
+    ret->len = (uint32_t)lens.len;
     ret->seq = 0;
     ret->time_ms = time_ms;
-    rec = NULL;
-out:
-    free(rec);
-    return r;
+    return 0;
+}
+
+void seclog__item_done(struct seclog__item *it, const uint8_t *buf, bool queued)
+{
+    if (it->rec != buf && !queued)
+        free(it->rec);
+    it->rec = NULL;
+}
+
+void seclog__items_release(struct seclog *log, struct seclog__item *items, size_t n)
+{
+    pthread_mutex_lock(&log->lock);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *rec = items[i].rec;
+
+        items[i].rec = NULL;
+        if (!rec)
+            continue;
+        if (items[i].len > SECLOG__ITEM_INLINE || log->n_blocks >= SECLOG__BLOCKS_FREE_MAX) {
+            free(rec);
+            continue;
+        }
+        memcpy(rec, &log->blocks, sizeof(log->blocks));
+        log->blocks = rec;
+        log->n_blocks++;
+    }
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* Under lock: a block for a small record, reused if one is free. */
+static uint8_t *block_get_locked(struct seclog *log)
+{
+    uint8_t *b = log->blocks;
+
+    if (!b)
+        return malloc(SECLOG__ITEM_INLINE);
+    memcpy(&log->blocks, b, sizeof(log->blocks));
+    log->n_blocks--;
+    return b;
 }
 
 size_t seclog__queue_room_locked(const struct seclog *log)
@@ -116,10 +134,21 @@ int seclog__queue_push_locked(struct seclog *log, struct seclog__item *it, bool 
 {
     size_t limit = internal ? RING_SLOTS : SECLOG__QUEUE_CAP;
 
+    struct seclog__item *slot;
+    uint8_t *rec = it->rec;
+
     if (log->ring_count >= limit)
         return -ENOBUFS;
+    if (it->len <= SECLOG__ITEM_INLINE) {
+        rec = block_get_locked(log);
+        if (!rec)
+            return -ENOMEM;
+        memcpy(rec, it->rec, it->len);
+    }
     it->seq = log->next_seq++;
-    log->ring[(log->ring_head + log->ring_count) % RING_SLOTS] = *it;
+    slot = &log->ring[(log->ring_head + log->ring_count) % RING_SLOTS];
+    *slot = *it;
+    slot->rec = rec;
     log->ring_count++;
     /* The writer sleeps on an empty ring (signal_at 1: wake it for the first entry), or while
      * it fills a batch (writer.c: every SECLOG__FILL_CHUNK entries); and for a full batch. */
@@ -141,18 +170,63 @@ size_t seclog__queue_take_locked(struct seclog *log, struct seclog__item *out, s
     return n;
 }
 
-size_t seclog__waiters_settle_locked(struct seclog *log, uint64_t from, uint64_t upto, int result)
+/* The futex calls of the durable wait: a producer sleeps on its own word. */
+static void futex_wake_one(_Atomic uint32_t *word)
 {
+    (void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Sleeps while *word is WAITING, until the absolute CLOCK_MONOTONIC deadline at most (the
+ * clock of clock_real_mono_us). Returns false once the deadline has passed. */
+static bool futex_wait_until(_Atomic uint32_t *word, const struct timespec *until)
+{
+    long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, SECLOG__WAITER_WAITING, until,
+                     NULL, FUTEX_BITSET_MATCH_ANY);
+
+    return r == 0 || errno != ETIMEDOUT;
+}
+
+void seclog__wake_flush(struct seclog__wake *wk)
+{
+    for (size_t i = 0; i < wk->n; i++)
+        futex_wake_one(wk->word[i]);
+    wk->n = 0;
+}
+
+size_t seclog__waiters_settle_locked(struct seclog *log, uint64_t from, uint64_t upto, int result,
+                                     struct seclog__wake *wk)
+{
+    struct seclog__waiter **p = &log->waiters, *prev = NULL;
     size_t n = 0;
 
-    for (struct seclog__waiter *w = log->waiters; w; w = w->next) {
-        if (!w->done && w->seq >= from && w->seq <= upto) {
-            w->done = true;
-            w->result = result;
-            pthread_cond_signal(&w->cond);
-            n++;
+    while (*p && (*p)->seq <= upto) {
+        struct seclog__waiter *w = *p;
+        uint32_t expected = SECLOG__WAITER_WAITING;
+
+        if (w->seq < from) {
+            prev = w;
+            p = &w->next;
+            continue;
         }
+        *p = w->next; /* read before the state moves: a settled waiter may leave at once */
+        w->listed = false;
+        n++;
+        w->result = result;
+        if (!atomic_compare_exchange_strong_explicit(&w->state, &expected, SECLOG__WAITER_SETTLED,
+                                                     memory_order_acq_rel, memory_order_acquire)) {
+            log->waiters_leaving++; /* it timed out and comes for the lock to leave */
+            continue;
+        }
+        if (!wk) {
+            futex_wake_one(&w->state);
+            continue;
+        }
+        if (wk->n == SECLOG__WAKE_MAX)
+            seclog__wake_flush(wk);
+        wk->word[wk->n++] = &w->state;
     }
+    if (!*p)
+        log->waiters_last = prev;
     log->waiters_pending -= n;
     return n;
 }
@@ -164,67 +238,95 @@ int seclog__log_record(struct seclog *log, enum seclog_severity severity, enum s
     struct seclog_entry e = {
         .severity = severity, .type = type, .topic = topic, .params = params, .n_params = n_params};
     struct seclog__item it = {0};
+    uint8_t buf[SECLOG__ITEM_INLINE];
     int r;
 
-    r = seclog__item_encode(log, &e, &it);
+    r = seclog__item_encode(log, &e, &it, buf);
     pthread_mutex_lock(&log->lock);
     if (r == 0)
         r = seclog__queue_push_locked(log, &it, true);
     if (r < 0)
         log->dropped++; /* reported by the next LOG/DROPPED: still not silent */
     pthread_mutex_unlock(&log->lock);
-    if (r < 0)
-        free(it.rec);
-    else if (ret_seq)
+    if (r == 0 && ret_seq)
         *ret_seq = it.seq;
+    seclog__item_done(&it, buf, r == 0);
     return r;
 }
 
-/* Hot path: encode and key outside the lock, then an O(1) fold-or-push under it. */
+/* Hot path: encode and hash outside the lock, then an O(1) fold-or-push under it. */
 int seclog_append(struct seclog *log, const struct seclog_entry *e)
 {
     struct seclog__item it = {0};
-    struct seclog__fold_key key;
+    uint8_t buf[SECLOG__ITEM_INLINE];
+    uint64_t hash;
     int r;
 
     if (!log || !e)
         return -EINVAL;
-    r = seclog__item_encode(log, e, &it);
+    r = seclog__item_encode(log, e, &it, buf);
     if (r < 0)
         return r;
-    r = seclog__fold_key_init(&key, e);
-    if (r < 0)
-        goto out;
+    hash = seclog__fold_hash(it.rec, it.len);
     pthread_mutex_lock(&log->lock);
-    r = seclog__fold_push_locked(log, &key, &it);
+    r = seclog__fold_push_locked(log, hash, &it);
     pthread_mutex_unlock(&log->lock);
-    seclog__fold_key_done(&key);
-    if (r == 0)
-        it.rec = NULL; /* the ring owns it */
-out:
-    free(it.rec);
+    seclog__item_done(&it, buf, r == 0);
     return r;
 }
 
-static pthread_once_t waiter_attr_once = PTHREAD_ONCE_INIT;
-static pthread_condattr_t waiter_attr;
-static bool waiter_attr_ok;
-
-static void waiter_attr_init(void)
-{
-    waiter_attr_ok = pthread_condattr_init(&waiter_attr) == 0 &&
-                     pthread_condattr_setclock(&waiter_attr, CLOCK_MONOTONIC) == 0;
-}
-
-/* An absolute CLOCK_MONOTONIC deadline (the condition variables use that clock) timeout_ms
- * from now. Real time on purpose: a durable wait bounds how long a caller is held, and the
- * virtual clock must not shorten it. */
+/* An absolute CLOCK_MONOTONIC deadline timeout_ms from now. Real time on purpose: a durable
+ * wait bounds how long a caller is held, and the virtual clock must not shorten it. */
 static struct timespec deadline_in(int64_t timeout_ms)
 {
-    int64_t at = clock_real_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    struct timespec ts = {.tv_sec = (time_t)(at / 1000), .tv_nsec = (long)(at % 1000) * 1000000};
+    int64_t at = clock_real_mono_us() + (timeout_ms > 0 ? timeout_ms : 0) * 1000;
+    struct timespec ts = {.tv_sec = (time_t)(at / 1000000), .tv_nsec = (long)(at % 1000000) * 1000};
 
     return ts;
+}
+
+/* Under lock: w, which timed out, leaves the list, or, if a settler unlisted it meanwhile,
+ * tells seclog_close that it has gone. */
+static void waiter_leave_locked(struct seclog *log, struct seclog__waiter *w)
+{
+    struct seclog__waiter *prev = NULL;
+
+    if (!w->listed) {
+        log->waiters_leaving--;
+        if (log->cmd_stop)
+            pthread_cond_broadcast(&log->durable_cond); /* seclog_close waits for us */
+        return;
+    }
+    for (struct seclog__waiter **p = &log->waiters; *p; prev = *p, p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    if (log->waiters_last == w)
+        log->waiters_last = prev;
+    w->listed = false;
+    log->waiters_pending--;
+}
+
+/* Waits for w to be settled: on its own futex word, without the log's lock. Returns the
+ * result, or -ETIMEDOUT after leaving the list. */
+static int waiter_wait(struct seclog *log, struct seclog__waiter *w, const struct timespec *until)
+{
+    uint32_t expected = SECLOG__WAITER_WAITING;
+
+    while (atomic_load_explicit(&w->state, memory_order_acquire) == SECLOG__WAITER_WAITING) {
+        if (!futex_wait_until(&w->state, until))
+            break;
+    }
+    if (atomic_compare_exchange_strong_explicit(&w->state, &expected, SECLOG__WAITER_LEFT,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        pthread_mutex_lock(&log->lock);
+        waiter_leave_locked(log, w);
+        pthread_mutex_unlock(&log->lock);
+        return -ETIMEDOUT;
+    }
+    return w->result; /* SETTLED: the settler no longer touches w but for a wake-up */
 }
 
 int seclog_append_durable(struct seclog *log, const struct seclog_entry *e, int64_t timeout_ms,
@@ -232,61 +334,44 @@ int seclog_append_durable(struct seclog *log, const struct seclog_entry *e, int6
 {
     struct seclog__item it = {0};
     struct seclog__waiter w = {0};
+    uint8_t buf[SECLOG__ITEM_INLINE];
     struct timespec until;
     int r;
 
     if (!log || !e)
         return -EINVAL;
-    (void)pthread_once(&waiter_attr_once, waiter_attr_init);
-    if (!waiter_attr_ok)
-        return -ENOMEM;
-    r = seclog__item_encode(log, e, &it);
+    r = seclog__item_encode(log, e, &it, buf);
     if (r < 0)
         return r;
-    r = pthread_cond_init(&w.cond, &waiter_attr);
-    if (r != 0) {
-        free(it.rec);
-        return -r;
-    }
+    atomic_init(&w.state, SECLOG__WAITER_WAITING);
     until = deadline_in(timeout_ms);
     pthread_mutex_lock(&log->lock);
-    if (log->cmd_stop) {
-        r = -EIO; /* closing: nobody would write it */
-        goto unlock;
-    }
-    /* Never folded: the caller needs this very record on disk. */
-    r = seclog__queue_push_locked(log, &it, false);
-    if (r < 0) {
+    /* Never folded: the caller needs this very record on disk. Closing: nobody would write
+     * it. */
+    r = log->cmd_stop ? -EIO : seclog__queue_push_locked(log, &it, false);
+    if (r == -ENOBUFS)
         log->dropped++;
-        goto unlock;
+    if (r < 0) {
+        pthread_mutex_unlock(&log->lock);
+        seclog__item_done(&it, buf, false);
+        return r;
     }
+    seclog__item_done(&it, buf, true);
+    /* Seqs are assigned under this lock, so appending keeps the list in ascending seq. */
     w.seq = it.seq;
-    it.rec = NULL;
-    w.next = log->waiters;
-    log->waiters = &w;
+    w.listed = true;
+    if (log->waiters_last)
+        log->waiters_last->next = &w;
+    else
+        log->waiters = &w;
+    log->waiters_last = &w;
     log->waiter_seq_max = w.seq; /* a batch holding it closes at once (writer.c) */
-    /* A writer filling a batch is woken by a durable push (writer.c). */
+    /* A writer filling a batch is woken by the durable push that completes its group. Under
+     * the lock: a waiter that seclog_close settles must not touch the log afterwards. */
     if (++log->waiters_pending >= log->gc_signal_at)
         pthread_cond_signal(&log->work_cond);
-    while (!w.done) {
-        if (pthread_cond_timedwait(&w.cond, &log->lock, &until) == ETIMEDOUT && !w.done)
-            break;
-    }
-    r = w.done ? w.result : -ETIMEDOUT;
-    if (!w.done)
-        log->waiters_pending--;
-    for (struct seclog__waiter **p = &log->waiters; *p; p = &(*p)->next) {
-        if (*p == &w) {
-            *p = w.next;
-            break;
-        }
-    }
-    if (log->cmd_stop)
-        pthread_cond_broadcast(&log->durable_cond); /* seclog_close waits for us to leave */
-unlock:
     pthread_mutex_unlock(&log->lock);
-    pthread_cond_destroy(&w.cond);
-    free(it.rec);
+    r = waiter_wait(log, &w, &until);
     if (r == 0 && ret_seq)
         *ret_seq = w.seq;
     return r;

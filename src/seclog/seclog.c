@@ -162,12 +162,12 @@ static struct seclog *log_free(struct seclog *log, bool locks_ready)
     if (!log)
         return NULL;
     if (locks_ready) {
-        /* Durable waiters still inside seclog_append_durable get -EIO and must leave before
-         * the lock goes away. */
+        /* Durable waiters still inside seclog_append_durable get -EIO; those that timed out
+         * meanwhile come for the lock and must leave before it goes away. */
         pthread_mutex_lock(&log->lock);
         log->cmd_stop = true;
-        (void)seclog__waiters_settle_locked(log, 0, UINT64_MAX, -EIO);
-        while (log->waiters)
+        (void)seclog__waiters_settle_locked(log, 0, UINT64_MAX, -EIO, NULL);
+        while (log->waiters_leaving > 0)
             pthread_cond_wait(&log->durable_cond, &log->lock);
         pthread_mutex_unlock(&log->lock);
     }

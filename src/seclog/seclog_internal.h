@@ -15,6 +15,7 @@
 #include "seclog/seclog.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,19 @@ struct seclog__hasher {
 int seclog__hasher_init(struct seclog__hasher *h);
 void seclog__hasher_done(struct seclog__hasher *h);
 
+/* The lengths of an entry's strings and of its record, measured once. */
+struct seclog__entry_lens {
+    size_t len;   /* the record, padded */
+    size_t topic; /* bytes */
+    uint16_t key[SECLOG_PARAMS_MAX], value[SECLOG_PARAMS_MAX];
+};
+
+/* Checks e against the limits of seclog.h and measures it; -EINVAL if it breaks them. */
+int seclog__entry_measure(const struct seclog_entry *e, struct seclog__entry_lens *ret);
+/* Encodes a measured entry into buf (lens->len bytes), as seclog__entry_encode does. */
+void seclog__entry_encode_measured(const struct seclog_entry *e,
+                                   const struct seclog__entry_lens *lens, int64_t time_ms,
+                                   const uint8_t boot_id[SECLOG__BOOT_ID_BYTES], uint8_t *buf);
 /* Encodes an entry with seq, hash and CRC left zero (seclog__record_finish fills them).
  * -EINVAL if the entry breaks the limits of seclog.h; -ENOBUFS if size is too small. */
 int seclog__entry_encode(const struct seclog_entry *e, int64_t time_ms,
@@ -283,18 +297,29 @@ int seclog__verification_key_parse(const char *text, uint64_t *ret_epoch0, int64
 #define SECLOG__FILL_GROW_US 1000
 #define SECLOG__FILL_CHUNK 64
 #define SECLOG__STAGE_BYTES (128u * 1024) /* a batch gathered for one pwrite: 256 x 512 bytes */
-#define SECLOG__BACKOFF_MIN_MS 100        /* first retry after a write error, doubling ... */
-#define SECLOG__BACKOFF_MAX_MS 5000       /* ... up to this, so a dead disk costs no CPU */
+/* While a batch fills, its staged records are written once this many bytes are staged, so
+ * that little is left to write when it closes (the pwrite overlaps the producers). */
+#define SECLOG__STAGE_FLUSH_BYTES (16u * 1024)
+#define SECLOG__BACKOFF_MIN_MS 100  /* first retry after a write error, doubling ... */
+#define SECLOG__BACKOFF_MAX_MS 5000 /* ... up to this, so a dead disk costs no CPU */
 #define SECLOG__ROTATE_AGE_MS (24LL * 3600 * 1000) /* tail age that rotates: day granularity */
-#define SECLOG__FOLD_SLOTS 256                     /* direct-mapped fold table, power of two */
+#define SECLOG__FOLD_SLOTS 256 /* fold table: SECLOG__FOLD_WAYS-way set-associative */
+#define SECLOG__FOLD_WAYS 4    /* slots per set; a set's oldest window gives way */
 #define SECLOG__FOLD_WINDOW_DEFAULT_MS 60000
 #define SECLOG__SEAL_EPOCH_DEFAULT_MS (15LL * 60 * 1000) /* journald's FSS default interval */
 #define SECLOG__SEGMENTS_MIN 4                           /* a budget below this is refused */
 #define SECLOG__SEGMENT_BYTES_MIN (16u * 1024)           /* header, footer and some records */
 
+/* Records up to this many bytes are queued in blocks of this size that the log recycles
+ * (log->blocks): a producer encodes on its stack and copies into a block under the lock; the
+ * writer returns written blocks. Larger records are queued in heap buffers of their size. */
+#define SECLOG__ITEM_INLINE 512
+#define SECLOG__BLOCKS_FREE_MAX 1024 /* blocks kept for reuse per log: 512 KiB at most */
+
 /* An encoded entry on its way to the disk. */
 struct seclog__item {
-    uint8_t *rec; /* heap, exactly len bytes; the writer fills seq, hash and CRC */
+    uint8_t *rec; /* queued: a block if len <= SECLOG__ITEM_INLINE, else heap; free() takes
+                   * either. The writer fills seq, hash and CRC */
     uint32_t len;
     uint64_t seq;
     int64_t time_ms;
@@ -303,9 +328,10 @@ struct seclog__item {
 /* One slot of the fold table. */
 struct seclog__fold_slot {
     bool used;    /* false: free */
-    uint8_t *key; /* severity, type, topic and params, canonically encoded; kept when freed */
+    uint8_t *key; /* the entry's record bytes 8..16 and 80..len (fold.c); kept when freed */
     size_t key_len, key_cap;
     uint64_t hash;
+    uint64_t opened;           /* log->fold_opened when the window opened: the oldest gives way */
     int64_t opened_mono_ms;    /* the window opened with the first occurrence */
     uint64_t repeats;          /* counted since, not yet in a summary */
     int64_t first_ms, last_ms; /* wall time of the first and the last repeat */
@@ -333,13 +359,30 @@ struct seclog__sync_want {
     struct seclog__view_segment pub;
 };
 
-/* A durable append waiting for its batch; lives on the waiting thread's stack. */
+/* States of a durable waiter's futex word (queue.c). */
+enum seclog__waiter_state {
+    SECLOG__WAITER_WAITING = 0, /* listed; only a settler moves it on */
+    SECLOG__WAITER_SETTLED = 1, /* result is valid; the settler unlisted it */
+    SECLOG__WAITER_LEFT = 2,    /* timed out: it takes the lock to unlist itself */
+};
+
+/* A durable append waiting for its batch; lives on the waiting thread's stack. The producer
+ * sleeps on its own word and never retakes the log's lock once settled: a settler writes
+ * result, moves state from WAITING to SETTLED under the lock, unlists it and wakes the word
+ * after unlocking (seclog__wake_flush). */
 struct seclog__waiter {
     uint64_t seq;
-    int result; /* valid once done: 0 durable, -EIO possibly lost */
-    bool done;
-    pthread_cond_t cond; /* signalled when settled: only the producers settled wake */
+    int result;             /* valid once SETTLED: 0 durable, -EIO possibly lost */
+    _Atomic uint32_t state; /* enum seclog__waiter_state; the futex word */
+    bool listed;            /* under lock: on log->waiters */
     struct seclog__waiter *next;
+};
+
+/* Futex words a settler wakes once it has released the lock; a full set is woken at once. */
+#define SECLOG__WAKE_MAX 64
+struct seclog__wake {
+    _Atomic uint32_t *word[SECLOG__WAKE_MAX];
+    size_t n;
 };
 
 /* A segment as the engine lists it. */
@@ -388,16 +431,20 @@ struct seclog {
 
     pthread_mutex_t lock;
     pthread_cond_t work_cond;    /* the writer waits here for entries and commands */
-    pthread_cond_t durable_cond; /* seclog_close waits here for durable appends to leave */
+    pthread_cond_t durable_cond; /* seclog_close waits here for timed-out waiters to leave */
 
     /* Under lock. */
     struct seclog__item *ring; /* SECLOG__QUEUE_CAP + SECLOG__QUEUE_SPARE slots */
+    void *blocks;              /* free blocks for small records, linked through their start */
+    size_t n_blocks;
     size_t ring_head, ring_count;
     uint64_t next_seq;
     struct seclog__fold_slot fold[SECLOG__FOLD_SLOTS];
+    uint64_t fold_opened; /* windows opened so far */
     uint64_t folded, dropped, dropped_reported;
-    struct seclog__waiter *waiters;
-    size_t waiters_pending;  /* waiters not settled yet */
+    struct seclog__waiter *waiters, *waiters_last; /* unsettled, ascending seq */
+    size_t waiters_pending;                        /* waiters listed (not settled yet) */
+    size_t waiters_leaving;  /* timed out, unlisted by a settler, not yet gone: close waits */
     uint64_t waiter_seq_max; /* the highest seq a durable producer waits (or waited) for */
     size_t gc_signal_at;     /* a durable push that makes waiters_pending this wakes the writer */
     size_t signal_at;        /* a push that makes ring_count this wakes the writer (1: empty) */
@@ -474,20 +521,31 @@ void seclog__crash_for_tests(struct seclog *log);
 /* The ring, allocated by seclog_open and freed by seclog_close while no writer runs. */
 int seclog__queue_init(struct seclog *log);
 void seclog__queue_done(struct seclog *log);
-/* Encodes e (time_ms 0: now) into a heap buffer of exact size. -EINVAL if e is invalid or
- * larger than log->record_max. Thread-safe. */
+/* Encodes e (time_ms 0: now) into buf (SECLOG__ITEM_INLINE bytes, the caller's) if it fits,
+ * else into a heap buffer of exact size. -EINVAL if e is invalid or larger than
+ * log->record_max. Thread-safe. seclog__item_done releases it. */
 int seclog__item_encode(const struct seclog *log, const struct seclog_entry *e,
-                        struct seclog__item *ret);
+                        struct seclog__item *ret, uint8_t *buf);
+/* Frees it's heap buffer unless it was queued (the ring owns a queued heap buffer; a record in
+ * buf was copied into a block). */
+void seclog__item_done(struct seclog__item *it, const uint8_t *buf, bool queued);
+/* The writer: returns written records' buffers (blocks for reuse). Takes the lock. */
+void seclog__items_release(struct seclog *log, struct seclog__item *items, size_t n);
 /* Under lock: free ring slots for producers (the spare is not counted). */
 size_t seclog__queue_room_locked(const struct seclog *log);
-/* Under lock: assigns the next seq and queues it; internal pushes may use the spare.
- * -ENOBUFS if full (nothing changes); on 0 the ring owns it->rec. */
+/* Under lock: assigns the next seq and queues it (a small record is copied into a block);
+ * internal pushes may use the spare. -ENOBUFS if full, -ENOMEM (nothing changes); on 0 the
+ * ring owns a heap it->rec (seclog__item_done with queued). */
 int seclog__queue_push_locked(struct seclog *log, struct seclog__item *it, bool internal);
 /* Under lock: moves up to max queued items, oldest first, to out. */
 size_t seclog__queue_take_locked(struct seclog *log, struct seclog__item *out, size_t max);
-/* Under lock: settles waiters with from <= seq <= upto that are not done yet; broadcasts.
- * Returns how many it settled. */
-size_t seclog__waiters_settle_locked(struct seclog *log, uint64_t from, uint64_t upto, int result);
+/* Under lock: settles and unlists the waiters with from <= seq <= upto; their words go to wk
+ * (woken at once if wk is NULL or full). Returns how many it settled. */
+size_t seclog__waiters_settle_locked(struct seclog *log, uint64_t from, uint64_t upto, int result,
+                                     struct seclog__wake *wk);
+/* Without the lock: wakes the words gathered in wk and empties it. A word whose producer has
+ * already seen its state and left gets a harmless spurious wake-up at most. */
+void seclog__wake_flush(struct seclog__wake *wk);
 /* Queues one of the engine's own LOG/ records (uses the spare); ret_seq (may be NULL) gets
  * its seq. A record that cannot be queued is counted as dropped. Thread-safe (takes the
  * lock). */
@@ -496,25 +554,18 @@ int seclog__log_record(struct seclog *log, enum seclog_severity severity, enum s
                        uint64_t *ret_seq);
 
 /* fold.c */
-#define SECLOG__FOLD_KEY_INLINE 512 /* keys up to this many bytes need no malloc */
+#define SECLOG__FOLD_KEY_INLINE 512 /* slot key buffers start at this size */
 
-/* The canonical key of an entry for folding, with its hash. p points into inline_buf or, for
- * a larger key, to heap memory that _done frees. */
-struct seclog__fold_key {
-    uint8_t *p;
-    size_t len;
-    uint64_t hash;
-    uint8_t inline_buf[SECLOG__FOLD_KEY_INLINE];
-};
-
-/* Builds e's key. -EINVAL for a bad entry, -ENOMEM. Thread-safe. */
-int seclog__fold_key_init(struct seclog__fold_key *k, const struct seclog_entry *e);
-void seclog__fold_key_done(struct seclog__fold_key *k);
-/* Under lock: folds the entry it (with its key k) or queues it, with the summary of the slot
- * it displaces first. Returns 1 folded, 0 queued (the ring owns it->rec), -ENOBUFS queue full
- * (counted). The slot copies the key; k stays the caller's. */
-int seclog__fold_push_locked(struct seclog *log, const struct seclog__fold_key *k,
-                             struct seclog__item *it);
+/* The fold hash of an encoded entry (seclog__item_encode's rec): over what makes two entries
+ * identical (severity, type, topic, parameters), read from the record itself, word by word.
+ * Thread-safe. */
+uint64_t seclog__fold_hash(const uint8_t *rec, size_t len);
+/* The set of the fold table an entry's key falls into (tests). -EINVAL for a bad entry. */
+int seclog__fold_set_of(const struct seclog_entry *e, size_t *ret_set);
+/* Under lock: folds the entry it (with hash from seclog__fold_hash) or queues it, with the
+ * summary of the slot it displaces first. Returns 1 folded, 0 queued (the ring owns it->rec),
+ * -ENOBUFS queue full (counted). The slot copies the key. */
+int seclog__fold_push_locked(struct seclog *log, uint64_t hash, struct seclog__item *it);
 /* Writer: queues summaries of windows that have passed (all of them if all). Takes the lock. */
 void seclog__fold_flush(struct seclog *log, bool all);
 /* Frees the table; seclog_close, after the writer stopped. */

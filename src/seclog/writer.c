@@ -40,9 +40,10 @@
  *     room for one is kept with every entry, and the tail is sealed before it is closed.
  *  5. The writer never spins: after an error it waits 100 ms doubling to 5 s.
  *  6. Records are staged in w_stage and written with one pwrite at the tail's data_end (the
- *     stage is flushed before the tail closes and before any post). The stage is empty outside
- *     filling, batch_write and tail_close; a failed flush returns the chain, the tail's fields
- *     and the batch position to w_mark, as if nothing had been staged (invariant 1).
+ *     stage is flushed before the tail closes and before any post, and while filling once it
+ *     holds SECLOG__STAGE_FLUSH_BYTES). The stage is empty outside filling, batch_write and
+ *     tail_close; a failed flush returns the chain, the tail's fields and the batch position
+ *     to w_mark, as if nothing had been staged since the last flush (invariant 1).
  *  7. Filling is bounded: SECLOG__IDLE_MS at most, SECLOG__FILL_GROW_US with a durable
  *     producer's entry; a command, a full batch, a failed sync or a stop ends it at once.
  *  8. At most one fdatasync is in flight, always of the current tail: before the writer
@@ -234,14 +235,14 @@ static int seal_write(struct seclog *log)
     return r;
 }
 
-/* Under lock: entries up to upto are durable; readers and their waiters learn it. Returns
- * how many waiters that acknowledged. */
-static size_t durable_publish_locked(struct seclog *log, uint64_t upto)
+/* Under lock: entries up to upto are durable; readers and their waiters learn it (the
+ * caller wakes wk's words after unlocking). Returns how many waiters that acknowledged. */
+static size_t durable_publish_locked(struct seclog *log, uint64_t upto, struct seclog__wake *wk)
 {
     size_t n;
 
     log->durable_seq = upto;
-    n = seclog__waiters_settle_locked(log, 0, upto, 0);
+    n = seclog__waiters_settle_locked(log, 0, upto, 0, wk);
     seclog__drop_notes_prune_locked(log);
     return n;
 }
@@ -249,9 +250,12 @@ static size_t durable_publish_locked(struct seclog *log, uint64_t upto)
 /* After the writer's own sync (closing a segment). */
 static void publish_durable(struct seclog *log)
 {
+    struct seclog__wake wk = {0};
+
     pthread_mutex_lock(&log->lock);
-    (void)durable_publish_locked(log, log->w_synced_seq);
+    (void)durable_publish_locked(log, log->w_synced_seq, &wk);
     pthread_mutex_unlock(&log->lock);
+    seclog__wake_flush(&wk);
 }
 
 /* Invariant 2: the entries since the last good sync are settled as possibly lost and the
@@ -276,7 +280,7 @@ static void settle_lost(struct seclog *log, int err, bool try_close)
     log->w_tail = NULL;
     log->w_synced_seq = log->w_last_seq;
     pthread_mutex_lock(&log->lock);
-    (void)seclog__waiters_settle_locked(log, from, upto, -EIO);
+    (void)seclog__waiters_settle_locked(log, from, upto, -EIO, NULL);
     log->last_error = err;
     pthread_mutex_unlock(&log->lock);
     if (from > upto)
@@ -393,6 +397,7 @@ static bool syncer_may_start_locked(const struct seclog *log)
 static void *syncer_main(void *arg)
 {
     struct seclog *log = arg;
+    struct seclog__wake wk = {0};
 
     pthread_mutex_lock(&log->lock);
     for (;;) {
@@ -425,13 +430,20 @@ static void *syncer_main(void *arg)
             seclog__segs_publish_view_locked(log, w.seg, &w.pub);
             /* Those it acknowledged come back; with those still waiting they are the group
              * the writer gathers next (batch_fill_locked). */
-            log->sync_expect = durable_publish_locked(log, w.upto) + log->waiters_pending;
+            log->sync_expect = durable_publish_locked(log, w.upto, &wk) + log->waiters_pending;
         } else {
             log->sync_err = r;
         }
         /* The writer handles a failure, and removes trash that just became due. */
         if (r < 0 || log->sync_writer_waits || log->n_trash > 0)
             pthread_cond_signal(&log->work_cond);
+        /* The acknowledged producers wake without the lock, so none of them queues for it
+         * behind this thread; then the next sync. */
+        if (wk.n > 0) {
+            pthread_mutex_unlock(&log->lock);
+            seclog__wake_flush(&wk);
+            pthread_mutex_lock(&log->lock);
+        }
     }
     pthread_mutex_unlock(&log->lock);
     return NULL;
@@ -532,24 +544,29 @@ static int write_entry(struct seclog *log, struct seclog__item *it)
 
 static void batch_free(struct seclog *log)
 {
-    for (size_t i = 0; i < log->w_batch_n; i++) {
-        free(log->w_batch[i].rec);
-        log->w_batch[i].rec = NULL;
-    }
+    seclog__items_release(log, log->w_batch, log->w_batch_n);
     log->w_batch_n = 0;
     log->w_batch_pos = 0;
 }
 
-/* Stages the batch's taken entries (filling): a failure is kept for batch_write. */
+/* Stages the batch's taken entries (filling) and writes the stage once it holds
+ * SECLOG__STAGE_FLUSH_BYTES, so that little is left to write when the batch closes. A failure
+ * is kept for batch_write. */
 static void batch_stage(struct seclog *log)
 {
-    while (log->w_fill_err == 0 && log->w_batch_pos < log->w_batch_n) {
-        int r = write_entry(log, &log->w_batch[log->w_batch_pos]);
+    int r = 0;
 
+    while (log->w_fill_err == 0 && log->w_batch_pos < log->w_batch_n) {
+        r = write_entry(log, &log->w_batch[log->w_batch_pos]);
         if (r < 0)
             log->w_fill_err = r;
         else
             log->w_batch_pos++;
+    }
+    if (log->w_fill_err == 0 && log->w_stage_len >= SECLOG__STAGE_FLUSH_BYTES) {
+        r = stage_flush(log);
+        if (r < 0)
+            log->w_fill_err = r;
     }
 }
 

@@ -183,43 +183,47 @@ static void close_writes_the_summaries_of_open_windows(void **state)
     verify_ok(fx->log, NULL);
 }
 
-static uint64_t fold_slot_of(const struct seclog_entry *e)
+static size_t fold_set_of(const struct seclog_entry *e)
 {
-    struct seclog__fold_key k;
-    uint64_t hash;
+    size_t set = 0;
 
-    assert_int_equal(seclog__fold_key_init(&k, e), 0);
-    hash = k.hash;
-    seclog__fold_key_done(&k);
-    return hash & (SECLOG__FOLD_SLOTS - 1);
+    assert_int_equal(seclog__fold_set_of(e, &set), 0);
+    return set;
 }
+
+#define COLLIDE_KEYS (SECLOG__FOLD_WAYS + 1)
 
 static void colliding_entries_flush_the_displaced_summary_first(void **state)
 {
     struct fx *fx = *state;
-    struct seclog_param pa = {"N", "a"}, pb = {"N", NULL};
-    struct seclog_entry a = {.topic = "TEST/COLLIDE", .params = &pa, .n_params = 1};
-    struct seclog_entry b = {.topic = "TEST/COLLIDE", .params = &pb, .n_params = 1};
+    struct seclog_param p[COLLIDE_KEYS];
+    struct seclog_entry e[COLLIDE_KEYS];
+    char value[COLLIDE_KEYS][16];
     uint64_t folded = 0, counted = 0;
     const struct rec_item *r;
     struct rec_list l;
-    char value[16];
+    int found = 1;
 
-    /* Find b with the same fold slot as a. */
-    pb.value = value;
-    for (int i = 0;; i++) {
-        (void)snprintf(value, sizeof(value), "b%d", i);
-        if (fold_slot_of(&b) == fold_slot_of(&a))
-            break;
-        assert_true(i < 100000);
+    /* One key more than a set holds, all in the set of the first. */
+    for (int i = 0; i < COLLIDE_KEYS; i++) {
+        p[i] = (struct seclog_param){"N", value[i]};
+        e[i] = (struct seclog_entry){.topic = "TEST/COLLIDE", .params = &p[i], .n_params = 1};
+    }
+    (void)snprintf(value[0], sizeof(value[0]), "a");
+    for (int i = 0; found < COLLIDE_KEYS; i++) {
+        (void)snprintf(value[found], sizeof(value[found]), "b%d", i);
+        if (fold_set_of(&e[found]) == fold_set_of(&e[0]))
+            found++;
+        assert_true(i < 1000000);
     }
     fx_open(fx);
-    /* a, b b, a a a, ...: every switch displaces the other's window. */
+    /* k0, k1 k1, k2 k2 k2, ... in turn: a full set gives the window that opened first away,
+     * which is always the key that comes next. */
     for (int round = 0; round < 20; round++) {
-        const struct seclog_entry *e = round % 2 ? &b : &a;
+        const struct seclog_entry *k = &e[round % COLLIDE_KEYS];
 
         for (int i = 0; i < 1 + round; i++) {
-            int rc = seclog_append(fx->log, e);
+            int rc = seclog_append(fx->log, k);
 
             assert_int_equal(rc, i == 0 ? 0 : 1);
             folded += rc == 1;
@@ -232,11 +236,88 @@ static void colliding_entries_flush_the_displaced_summary_first(void **state)
         counted += rec_param_u64(r, "Count");
     /* Nothing lost: every repeat is in exactly one summary. */
     assert_int_equal(counted, folded);
-    /* b's first window (one repeat) is summed up right before a's entry displaces it. */
+    /* k1's first window (one repeat) is summed up right before k0's second entry displaces
+     * it (k0's first window had no repeat, so it left no summary). */
     r = recs_find(&l, "LOG/FOLDED", 0);
     assert_int_equal(rec_param_u64(r, "Count"), 1);
-    assert_int_equal(r->seq + 1, recs_find(&l, "TEST/COLLIDE", 2)->seq);
+    assert_int_equal(r->seq + 1, recs_find(&l, "TEST/COLLIDE", COLLIDE_KEYS)->seq);
     recs_free(&l);
+}
+
+/* The storm of tests/integration/test_seclog_flood.py: 20 sources, each written once and
+ * every repeat counted, so none may give another's window away. */
+static void twenty_storm_sources_fold_without_displacing_each_other(void **state)
+{
+    struct fx *fx = *state;
+    char src[32], port[8];
+    struct seclog_param p[5] = {{"Src", src},
+                                {"Dst", "255.255.255.255"},
+                                {"Proto", "UDP"},
+                                {"DstPort", port},
+                                {"Action", "DROP"}};
+    struct seclog_entry e = {.type = SECLOG_TYPE_SECURITY,
+                             .topic = "NK/FIREWALL/DROP",
+                             .params = p,
+                             .n_params = ARRAY_SIZE(p)};
+    int written = 0, folded = 0;
+
+    fx_open(fx);
+    for (unsigned i = 0; i < 4000; i++) {
+        int rc;
+
+        (void)snprintf(src, sizeof(src), "192.168.1.%u", 10 + i % 20);
+        (void)snprintf(port, sizeof(port), "%u", i % 2 ? 138u : 137u);
+        rc = seclog_append(fx->log, &e);
+        assert_true(rc == 0 || rc == 1);
+        written += rc == 0;
+        folded += rc == 1;
+    }
+    assert_int_equal(written, 20);
+    assert_int_equal(folded, 4000 - 20);
+}
+
+/* Small records are queued in blocks the writer hands back for reuse, large ones in heap
+ * buffers: across many batches of both, every entry comes back exactly as appended. */
+static void recycled_blocks_keep_every_entry_intact(void **state)
+{
+    struct fx *fx = *state;
+    static char value[1200];
+    char num[24], got[1200];
+    struct seclog_param p[2] = {{"N", num}, {"Value", value}};
+    struct seclog_entry e = {.topic = "TEST/BLOCK", .params = p, .n_params = 2};
+    struct rec_list l;
+    size_t k = 0;
+
+    /* All of it stays, in a few segments (rotations cost syncs, and time). */
+    fx->cfg.segment_bytes = 16 * TEST_SEG_BYTES;
+    fx->cfg.capacity_bytes = 8ull * fx->cfg.segment_bytes;
+    fx_open(fx);
+    for (unsigned i = 0; i < 3000; i++) {
+        size_t len = (i * 37) % sizeof(value);
+
+        (void)snprintf(num, sizeof(num), "%u", i);
+        for (size_t j = 0; j < len; j++)
+            value[j] = (char)('a' + (i + j) % 26);
+        value[len] = '\0';
+        if (i % 500 == 499)
+            assert_int_equal(seclog_append_durable(fx->log, &e, TEST_WAIT_MS, NULL), 0);
+        else
+            assert_int_equal(seclog_append(fx->log, &e), 0);
+    }
+    (void)fx_settle(fx);
+    recs_collect(fx->log, &l);
+    for (const struct rec_item *r; (r = recs_find(&l, "TEST/BLOCK", k)); k++) {
+        size_t len = (k * 37) % sizeof(value);
+
+        assert_int_equal(rec_param_u64(r, "N"), k);
+        assert_true(rec_param(r, "Value", got, sizeof(got)));
+        assert_int_equal(strlen(got), len);
+        for (size_t j = 0; j < len; j++)
+            assert_int_equal(got[j], (char)('a' + (k + j) % 26));
+    }
+    assert_int_equal(k, 3000);
+    recs_free(&l);
+    verify_ok(fx->log, NULL);
 }
 
 struct topic_seen {
@@ -505,6 +586,10 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(close_writes_the_summaries_of_open_windows, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(recycled_blocks_keep_every_entry_intact, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(twenty_storm_sources_fold_without_displacing_each_other,
+                                        fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(colliding_entries_flush_the_displaced_summary_first,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(stats_count_topics_and_the_daily_rate, fx_setup,

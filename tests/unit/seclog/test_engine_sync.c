@@ -127,6 +127,7 @@ struct producer {
     pthread_t thread;
     struct seclog *log;
     const char *topic;
+    int64_t timeout_ms; /* 0: TEST_WAIT_MS */
     uint64_t seq;
     int result;
     atomic_bool done;
@@ -137,7 +138,8 @@ static void *producer_main(void *arg)
     struct producer *p = arg;
     struct seclog_entry e = {.topic = p->topic};
 
-    p->result = seclog_append_durable(p->log, &e, TEST_WAIT_MS, &p->seq);
+    p->result =
+        seclog_append_durable(p->log, &e, p->timeout_ms ? p->timeout_ms : TEST_WAIT_MS, &p->seq);
     atomic_store(&p->done, true);
     return NULL;
 }
@@ -291,6 +293,84 @@ static void rotation_waits_for_the_sync_in_flight(void **state)
     verify_ok(fx->log, NULL);
 }
 
+/* Each producer sleeps on its own word: a sync wakes exactly the waiters it acknowledged,
+ * in any number, and those written while it ran go on waiting for the next one. */
+static void a_sync_settles_exactly_its_own_waiters(void **state)
+{
+    struct fx *fx = *state;
+    struct producer a, b[3];
+    uint64_t before, sync1, sync2, written = 0;
+
+    fx_open(fx);
+    before = fx_mark(fx);
+    gate_install(fx->log);
+    producer_start(&a, fx->log, "TEST/A");
+    sync1 = gate_wait_entered(1);
+    assert_int_equal(sync1, before + 1);
+    for (int i = 0; i < 3; i++) {
+        producer_start(&b[i], fx->log, "TEST/B");
+        written = wait_posted(fx->log, written > sync1 ? written : sync1);
+    }
+    gate_release_one();
+    producer_join(&a);
+    assert_int_equal(a.result, 0);
+    sync2 = gate_wait_entered(2);
+    assert_int_equal(sync2, written);
+    for (int i = 0; i < 3; i++)
+        assert_false(atomic_load(&b[i].done));
+    pthread_mutex_lock(&fx->log->lock);
+    assert_int_equal(fx->log->waiters_pending, 3);
+    pthread_mutex_unlock(&fx->log->lock);
+    gate_release_one();
+    for (int i = 0; i < 3; i++) {
+        producer_join(&b[i]);
+        assert_int_equal(b[i].result, 0);
+        assert_true(b[i].seq > sync1 && b[i].seq <= sync2);
+    }
+    pthread_mutex_lock(&fx->log->lock);
+    assert_int_equal(fx->log->waiters_pending, 0);
+    assert_null(fx->log->waiters);
+    assert_null(fx->log->waiters_last);
+    pthread_mutex_unlock(&fx->log->lock);
+    hook_remove(fx->log);
+    (void)fx_settle(fx);
+    verify_ok(fx->log, NULL);
+}
+
+/* A waiter whose time runs out while its sync is held leaves the list itself; the sync that
+ * covers its entry later finds nobody to wake, and the log goes on. */
+static void a_timed_out_waiter_leaves_before_its_sync_ends(void **state)
+{
+    struct fx *fx = *state;
+    struct producer a, b;
+    uint64_t sync1;
+
+    fx_open(fx);
+    (void)fx_mark(fx);
+    gate_install(fx->log);
+    memset(&a, 0, sizeof(a));
+    a.log = fx->log;
+    a.topic = "TEST/LATE";
+    a.timeout_ms = 20;
+    assert_int_equal(pthread_create(&a.thread, NULL, producer_main, &a), 0);
+    sync1 = gate_wait_entered(1);
+    producer_join(&a); /* gives up while sync 1 is held */
+    assert_int_equal(a.result, -ETIMEDOUT);
+    pthread_mutex_lock(&fx->log->lock);
+    assert_int_equal(fx->log->waiters_pending, 0);
+    assert_null(fx->log->waiters);
+    assert_int_equal(fx->log->waiters_leaving, 0);
+    pthread_mutex_unlock(&fx->log->lock);
+    producer_start(&b, fx->log, "TEST/AFTER");
+    gate_open();
+    producer_join(&b);
+    assert_int_equal(b.result, 0);
+    assert_true(b.seq > sync1);
+    hook_remove(fx->log);
+    (void)fx_settle(fx);
+    verify_ok(fx->log, NULL); /* the late entry was written all the same */
+}
+
 /* A failed assertion leaves the gate closed: open it, or closing the log waits forever. */
 static int sync_teardown(void **state)
 {
@@ -308,6 +388,10 @@ int main(void)
             an_fdatasync_error_fails_exactly_the_entries_written_since_the_last_good_one, fx_setup,
             sync_teardown),
         cmocka_unit_test_setup_teardown(rotation_waits_for_the_sync_in_flight, fx_setup,
+                                        sync_teardown),
+        cmocka_unit_test_setup_teardown(a_sync_settles_exactly_its_own_waiters, fx_setup,
+                                        sync_teardown),
+        cmocka_unit_test_setup_teardown(a_timed_out_waiter_leaves_before_its_sync_ends, fx_setup,
                                         sync_teardown),
     };
 
