@@ -352,8 +352,27 @@ static bool overflow_now(struct ctx_2020 *x)
     return on;
 }
 
-/* Keeps the load on until EC_LOG_OVERFLOW and --after s; returns when the budget was seen
- * (s after the update) or -1. */
+/* Has every workplace started a SOAP and a management request since the update? Requests
+ * caught in the restart (a connect the booting core queued) may still be waiting out their
+ * timeout when the new firmware is good. */
+static bool all_polled_after(struct ctx_2020 *x)
+{
+    for (int k = 0; k < SCENARIO_KIND_MAX; k++) {
+        struct scenario_sample *v = NULL;
+        size_t next, n = scenario_load_samples(x->load, (enum scenario_kind)k, 0, &v, &next);
+        uint64_t after = 0;
+        for (size_t i = 0; i < n; i++)
+            after += v[i].start_ms >= x->f.good_ms;
+        free(v);
+        if (after < x->o.load.workplaces)
+            return false;
+    }
+    return true;
+}
+
+/* Keeps the load on until EC_LOG_OVERFLOW, --after s and a poll of every workplace since the
+ * update, at most --budget-timeout s; returns when the budget was seen (s after the update)
+ * or -1. */
 static double wait_budget(struct ctx_2020 *x)
 {
     int64_t min_end = x->f.good_ms + (int64_t)x->o.after_s * 1000;
@@ -364,7 +383,7 @@ static double wait_budget(struct ctx_2020 *x)
         int64_t now = clock_real_mono_ms();
         if (seen < 0 && overflow_now(x))
             seen = (double)(clock_real_mono_ms() - x->f.good_ms) / 1000.0;
-        if ((seen >= 0 && now >= min_end) || (seen < 0 && now >= deadline && now >= min_end))
+        if (now >= deadline || (seen >= 0 && now >= min_end && all_polled_after(x)))
             break;
         scenario_load_tick(x->load);
         pause_ms(1000 - (clock_real_mono_ms() - now));
