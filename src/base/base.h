@@ -165,6 +165,9 @@ int rand_password(char *buf, size_t len);
 
 /* Lower-case hex of len bytes; out holds 2 * len + 1. */
 void hex_encode(const void *data, size_t len, char *out);
+/* Decodes base64 text (line breaks allowed) of at most max characters into a heap buffer the
+ * caller frees. -E2BIG over max, -EINVAL not base64, -ENOMEM. */
+int base64_decode_max(const char *in, size_t max, uint8_t **ret, size_t *ret_len);
 /* Compares two byte strings in constant time. */
 bool mem_equal_ct(const void *a, const void *b, size_t len);
 /* Copies src into dst of size bytes, always terminating; -ENAMETOOLONG if cut. */

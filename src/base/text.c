@@ -1,4 +1,5 @@
-/* text: random bytes and passwords, hex, constant-time compare, bounded string helpers. */
+/* text: random bytes and passwords, hex, base64, constant-time compare, bounded string
+ * helpers. */
 #include "base/base.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 int rand_bytes(void *buf, size_t len)
@@ -46,6 +48,36 @@ void hex_encode(const void *data, size_t len, char *out)
         out[2 * i + 1] = digits[p[i] & 0x0f];
     }
     out[2 * len] = '\0';
+}
+
+int base64_decode_max(const char *in, size_t max, uint8_t **ret, size_t *ret_len)
+{
+    size_t n = strlen(in);
+    EVP_ENCODE_CTX *ctx = NULL;
+    unsigned char *out = NULL;
+    int len1 = 0, len2 = 0;
+    int r = -EINVAL;
+
+    if (n > max || n > INT_MAX)
+        return -E2BIG;
+    ctx = EVP_ENCODE_CTX_new();
+    out = malloc(n / 4 * 3 + 4);
+    if (!ctx || !out) {
+        r = -ENOMEM;
+        goto out;
+    }
+    EVP_DecodeInit(ctx);
+    if (EVP_DecodeUpdate(ctx, out, &len1, (const unsigned char *)in, (int)n) < 0 ||
+        EVP_DecodeFinal(ctx, out + len1, &len2) < 0)
+        goto out;
+    *ret = out;
+    *ret_len = (size_t)(len1 + len2);
+    out = NULL;
+    r = 0;
+out:
+    free(out);
+    EVP_ENCODE_CTX_free(ctx);
+    return r;
 }
 
 bool mem_equal_ct(const void *a, const void *b, size_t len)

@@ -21,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+/* A PKCS#12 key store in base64: a test identity has a few KiB; 1 MiB is plenty. */
+#define P12_B64_MAX (1024 * 1024)
 
 /* Key references and algorithms a card may have certificates for (cards.h). */
 static const char *const key_refs[] = {"C.CH.AUT", "C.CH.ENC",  "C.HP.AUT",  "C.HP.ENC",
@@ -216,33 +217,6 @@ static void post_remove(struct mgmt_request *req, void *arg)
     mgmt_reply_json(req, 200, json_pack("{s:o}", "removed", answer));
 }
 
-/* Base64 (with or without line breaks) into a heap buffer. -EINVAL if it is not base64. */
-static int base64_decode(const char *in, unsigned char **ret, size_t *ret_len)
-{
-    size_t n = strlen(in);
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    unsigned char *out = malloc(n / 4 * 3 + 4);
-    int len1 = 0, len2 = 0;
-    int r = -EINVAL;
-
-    if (!ctx || !out) {
-        r = -ENOMEM;
-        goto out;
-    }
-    EVP_DecodeInit(ctx);
-    if (n > INT32_MAX || EVP_DecodeUpdate(ctx, out, &len1, (const unsigned char *)in, (int)n) < 0 ||
-        EVP_DecodeFinal(ctx, out + len1, &len2) < 0)
-        goto out;
-    *ret = out;
-    *ret_len = (size_t)(len1 + len2);
-    out = NULL;
-    r = 0;
-out:
-    free(out);
-    EVP_ENCODE_CTX_free(ctx);
-    return r;
-}
-
 static void post_import(struct mgmt_request *req, void *arg)
 {
     struct cards *w = world(arg, req);
@@ -261,7 +235,7 @@ static void post_import(struct mgmt_request *req, void *arg)
         mgmt_reply_error(req, 400, "bad_request", "'password' must be a string (default \"00\")");
         return;
     }
-    if (base64_decode(b64, &p12, &len) < 0 || len == 0) {
+    if (base64_decode_max(b64, P12_B64_MAX, &p12, &len) < 0 || len == 0) {
         mgmt_reply_error(req, 400, "invalid_value", "p12_base64 is not base64 text");
         return;
     }

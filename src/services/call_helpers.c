@@ -1,5 +1,5 @@
 /* call_helpers: small request-side helpers every service shares (EventService, CardService,
- * CardTerminalService, CertificateService, DPEService): trimming element text, base64, and
+ * CardTerminalService, CertificateService, DPEService): trimming element text, and
  * TUC_KON_000 with the refusal
  * written as a fault whose Detail names the field at fault (STYLE.md rule 5: one switch per
  * outcome).
@@ -7,10 +7,7 @@
  * Invariants:
  *  1. services__context_ok answers the call exactly when it returns false. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include <openssl/evp.h>
 
 #include "services/services_internal.h"
 
@@ -94,34 +91,4 @@ bool services__context_ok(struct services *s, struct soap_call *call, const char
         return true;
     refuse(call, code, ctx, ct_id, handle);
     return false;
-}
-
-int services__base64_decode(const char *in, size_t max, uint8_t **ret, size_t *ret_len)
-{
-    size_t n = strlen(in);
-    EVP_ENCODE_CTX *ctx = NULL;
-    unsigned char *out = NULL;
-    int len1 = 0, len2 = 0;
-    int r = -EINVAL;
-
-    if (n > max || n > INT32_MAX)
-        return -E2BIG;
-    ctx = EVP_ENCODE_CTX_new();
-    out = malloc(n / 4 * 3 + 4);
-    if (!ctx || !out) {
-        r = -ENOMEM;
-        goto out;
-    }
-    EVP_DecodeInit(ctx);
-    if (EVP_DecodeUpdate(ctx, out, &len1, (const unsigned char *)in, (int)n) < 0 ||
-        EVP_DecodeFinal(ctx, out + len1, &len2) < 0)
-        goto out;
-    *ret = out;
-    *ret_len = (size_t)(len1 + len2);
-    out = NULL;
-    r = 0;
-out:
-    free(out);
-    EVP_ENCODE_CTX_free(ctx);
-    return r;
 }

@@ -348,7 +348,7 @@ static void on_verify_certificate(struct soap_call *call, void *arg)
     xmlTextWriterPtr w;
     int r;
 
-    if (!b64 || services__base64_decode(b64, CERT_B64_MAX, &der, &len) < 0) {
+    if (!b64 || base64_decode_max(b64, CERT_B64_MAX, &der, &len) < 0) {
         soap_call_fault(call, SERVICES_ERR_SYNTAX, "X509Certificate must be base64");
         goto out;
     }

@@ -154,7 +154,7 @@ static bool read_document(struct soap_call *call, struct dpe_request *rq)
         soap_call_fault(call, SERVICES_ERR_SYNTAX, "DPEDocument is missing");
         return false;
     }
-    r = services__base64_decode(b64, DPE_B64_MAX, &rq->doc, &rq->doc_len);
+    r = base64_decode_max(b64, DPE_B64_MAX, &rq->doc, &rq->doc_len);
     if (r == -E2BIG) {
         soap_call_fault(call, ERR_TOO_LARGE, "the DPE has more than %d bytes",
                         CARDS_DPE_DOCUMENT_MAX);

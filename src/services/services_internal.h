@@ -320,9 +320,6 @@ int services__trimmed(const char *text, char *buf, size_t size);
  * at fault and returns false if access is refused. */
 bool services__context_ok(struct services *s, struct soap_call *call, const char *handle,
                           const char *ct_id, unsigned flags);
-/* Decodes base64 text (line breaks allowed) of at most max characters into a heap buffer the
- * caller frees. -E2BIG over max, -EINVAL not base64, -ENOMEM. */
-int services__base64_decode(const char *in, size_t max, uint8_t **ret, size_t *ret_len);
 
 /* ---- DPEService v1.0 of the Fachmodul NFDM (dpe_service.c, dpe_document.c) -------------- */
 

@@ -4,11 +4,26 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "base/base.h"
+
+static void base64_decodes_with_line_breaks_and_refuses_junk_and_excess(void **state)
+{
+    uint8_t *out = NULL;
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(base64_decode_max("a29u\nbmVr", 64, &out, &len), 0);
+    assert_int_equal(len, 6);
+    assert_memory_equal(out, "konnek", 6);
+    free(out);
+    assert_int_equal(base64_decode_max("%%%%", 64, &out, &len), -EINVAL);
+    assert_int_equal(base64_decode_max("a29ubmVr", 7, &out, &len), -E2BIG);
+}
 
 static void hex_encodes_lower_case(void **state)
 {
@@ -88,6 +103,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hex_encodes_lower_case),
+        cmocka_unit_test(base64_decodes_with_line_breaks_and_refuses_junk_and_excess),
         cmocka_unit_test(random_passwords_have_length_and_alphabet_and_differ),
         cmocka_unit_test(str_copy_reports_truncation),
         cmocka_unit_test(int64_parse_rejects_junk_and_overflow),
