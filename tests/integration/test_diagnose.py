@@ -207,6 +207,13 @@ def test_scenario_practice_reports_figures(start_connector):
     topics = c.api("GET", "/api/v1/log/stats")["topics"]
     assert topics.get("LOG/CRYPTO_OP", 0) >= 6 and topics.get("NK/FIREWALL/DROP", 0) > 0
 
+    # The 2020 scenario needs a KSR that offers an update: without one it says so, exits 1
+    # and changes nothing.
+    res = c.konctl("scenario", "2020-ehealth-update", "--json", "--soap",
+                   f"http://127.0.0.1:{port}")
+    assert res.returncode == 1 and "scenario 2020-ehealth-update" in res.stderr, res.stderr
+    assert c.api("GET", "/api/v1/settings/MGM_KSR_AUTO_UPDATE")["value"] == "Disabled"
+
 
 def fault_state(c):
     return c.api("GET", "/control/v1/fault/legacy-log-cleanup", timeout=15)

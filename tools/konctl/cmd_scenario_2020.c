@@ -14,8 +14,9 @@
  *
  * Invariants:
  *  1. The restart window is what the follower saw: from the end of its last probe that both
- *     management and SOAP answered before its first failed probe, to the end of its first
- *     probe that both answered after its last failed one. The follower probes every
+ *     management and SOAP answered before its first failed probe (or from the clock's
+ *     advance, if its first probe failed), to the end of its first probe that both answered
+ *     after its last failed one. The follower probes every
  *     FOLLOW_GAP_MS, so the window is exact to about that plus one probe.
  *  2. A workplace request whose start..end overlaps the restart window is a restart request;
  *     every other one was made while the connector was serving. Only serving requests make
@@ -101,7 +102,6 @@ struct follow {
     int64_t start_ms, trigger_ms, good_ms, stop_ms;
     int64_t last_ok_end_ms; /* the last probe both answered, before the first failure */
     int64_t first_fail_ms;  /* start of the first failed probe */
-    int64_t last_fail_ms;   /* end of the last failed probe */
     int64_t up_ms;          /* end of the first probe both answered after the last failure */
     int64_t window_from_ms, window_to_ms;
     uint64_t probes, failed;
@@ -274,11 +274,13 @@ static bool follow_update(struct ctx_2020 *x)
     struct http_client *fc = NULL;
     struct follow *f = &x->f;
     char by[32];
-    int64_t deadline, tick = 0, last_ok_end = -1;
+    int64_t deadline, tick = 0, last_ok_end;
     bool good = false;
 
     (void)snprintf(by, sizeof(by), "%llum", (unsigned long long)x->o.slot_minutes * 2);
     f->trigger_ms = clock_real_mono_ms();
+    /* A core that went down before the first probe: the window starts at the trigger. */
+    last_ok_end = f->trigger_ms;
     if (!must(x, "POST", "/control/v1/clock/advance", json_pack("{s:s}", "by", by), 60000,
               "advancing the clock past the slot", NULL))
         return false;
@@ -299,7 +301,6 @@ static bool follow_update(struct ctx_2020 *x)
                 f->first_fail_ms = t0;
                 f->last_ok_end_ms = last_ok_end;
             }
-            f->last_fail_ms = t1;
             f->up_ms = -1;
         } else {
             last_ok_end = t1;
@@ -315,7 +316,7 @@ static bool follow_update(struct ctx_2020 *x)
     http_client_free(fc);
     f->good_ms = clock_real_mono_ms();
     if (f->first_fail_ms >= 0) {
-        f->window_from_ms = f->last_ok_end_ms >= 0 ? f->last_ok_end_ms : f->first_fail_ms;
+        f->window_from_ms = f->last_ok_end_ms;
         f->window_to_ms = f->up_ms >= 0 ? f->up_ms : f->good_ms;
     } else {
         f->window_from_ms = f->window_to_ms = f->good_ms;
@@ -599,8 +600,7 @@ static int run_2020(struct ctx_2020 *x)
     double budget_s;
     int r = KONCTL_EXIT_ERROR;
 
-    x->f =
-        (struct follow){.first_fail_ms = -1, .last_ok_end_ms = -1, .up_ms = -1, .last_fail_ms = -1};
+    x->f = (struct follow){.first_fail_ms = -1, .last_ok_end_ms = -1, .up_ms = -1};
     if (!prepare(x))
         goto out;
     if (!x->k->json)
