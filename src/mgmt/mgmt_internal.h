@@ -226,10 +226,9 @@ struct mgmt__upload_reader;
 int mgmt__upload_reader_attach(struct mgmt_server *srv, struct bufferevent *bev, SSL *ssl);
 /* The per-server SSL ex_data slot the readers live in (-1 on failure); call once. */
 int mgmt__upload_reader_index_new(void);
-/* Moves the upload verdict of the request evhttp has just read on evreq's connection into
+/* Moves the upload verdict of the request evhttp has just read on the connection of ssl into
  * ret. -ENOENT if the connection holds none (its body was not read by the upload reader). */
-int mgmt__upload_take(struct mgmt_server *srv, struct evhttp_request *evreq,
-                      struct mgmt__upload *ret);
+int mgmt__upload_take(struct mgmt_server *srv, SSL *ssl, struct mgmt__upload *ret);
 /* The SSL ex_data index of srv's upload readers. */
 int mgmt__server_upload_index(const struct mgmt_server *srv);
 

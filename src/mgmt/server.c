@@ -737,9 +737,11 @@ static void on_authenticated(const struct mgmt__auth_outcome *o, void *arg)
  * the same way; the request evhttp gives us has no body. */
 static void serve_upload(struct mgmt_request *req)
 {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req->evreq);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     struct mgmt__upload up;
 
-    if (mgmt__upload_take(req->srv, req->evreq, &up) < 0) {
+    if (mgmt__upload_take(req->srv, bev ? bufferevent_openssl_get_ssl(bev) : NULL, &up) < 0) {
         mgmt_reply_error(req, 400, "bad_request",
                          "the upload was not read: send it with a Content-Length on a "
                          "connection of its own");

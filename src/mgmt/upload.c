@@ -44,7 +44,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -113,9 +112,8 @@ int mgmt__upload_reader_index_new(void)
 
 /* ---- the verdict ------------------------------------------------------------------------ */
 
-__attribute__((format(printf, 4, 5))) static void refuse(struct mgmt__upload_reader *rd,
-                                                         int status, const char *code,
-                                                         const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void refuse(struct mgmt__upload_reader *rd, int status,
+                                                         const char *code, const char *fmt, ...)
 {
     va_list ap;
 
@@ -182,8 +180,7 @@ static int file_open(struct mgmt__upload_reader *rd)
 
 static void refuse_io(struct mgmt__upload_reader *rd, int r)
 {
-    log_msg(LOG_LEVEL_WARNING, "mgmt: an upload cannot be stored (%s), refusing it",
-            strerror(-r));
+    log_msg(LOG_LEVEL_WARNING, "mgmt: an upload cannot be stored (%s), refusing it", strerror(-r));
     if (r == -ENOSPC || r == -EDQUOT)
         refuse(rd, 507, "insufficient_storage", "the connector's disk is full");
     else
@@ -305,9 +302,8 @@ static int head_parse(struct mgmt__upload_reader *rd, char *text, struct evkeyva
 
         if (!colon || line[0] == ' ' || line[0] == '\t')
             goto out;
-        if (!header_is(line, len, "Content-Length") &&
-            !header_is(line, len, "Transfer-Encoding") && !header_is(line, len, "Expect") &&
-            !header_is(line, len, "Connection"))
+        if (!header_is(line, len, "Content-Length") && !header_is(line, len, "Transfer-Encoding") &&
+            !header_is(line, len, "Expect") && !header_is(line, len, "Connection"))
             (void)evbuffer_add(out, line, len + 2);
         *next = '\0';
         *colon = '\0';
@@ -359,8 +355,8 @@ static bool head_next(struct mgmt__upload_reader *rd, struct evbuffer *in)
     uint64_t length = 0;
     int r;
 
-    if (end.pos < 0) {
-        if (evbuffer_get_length(rd->staged) <= HEAD_MAX)
+    if (end.pos < 0 || end.pos > HEAD_MAX) {
+        if (end.pos < 0 && evbuffer_get_length(rd->staged) <= HEAD_MAX)
             return false;
         rd->state = R_THROUGH;
         return true;
@@ -518,12 +514,8 @@ int mgmt__upload_reader_attach(struct mgmt_server *srv, struct bufferevent *bev,
     return 0;
 }
 
-int mgmt__upload_take(struct mgmt_server *srv, struct evhttp_request *evreq,
-                      struct mgmt__upload *ret)
+int mgmt__upload_take(struct mgmt_server *srv, SSL *ssl, struct mgmt__upload *ret)
 {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
-    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
     struct mgmt__upload_reader *rd =
         ssl ? SSL_get_ex_data(ssl, mgmt__server_upload_index(srv)) : NULL;
 

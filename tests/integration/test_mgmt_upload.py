@@ -91,6 +91,8 @@ def push_until_reply(s, total):
                 idle_until = time.monotonic() + scaled(3)
             except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 pass
+            except OSError:
+                break  # the server answered and closed: the reply is waiting to be read
     return sent, b""
 
 

@@ -1,0 +1,504 @@
+/* Unit tests for the upload reader (upload.c): what evhttp gets to see of a connection's bytes,
+ * and what becomes of an upload's body. The reader sits on one end of a bufferevent pair; the
+ * test appends "decrypted" bytes to its input buffer as the TLS bufferevent would and reads
+ * back what is left there for evhttp. The router's side (the route table, authentication,
+ * the server's dependencies) is stubbed here: upload.c is linked without server.c. The HTTP
+ * side is tests/integration/test_mgmt_upload.py. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "mgmt/mgmt_internal.h"
+
+struct fixture {
+    char dir[64];
+    char download[128];
+    struct mgmt_deps deps;
+    struct event_base *base;
+    struct bufferevent *pair[2];
+    SSL_CTX *ctx;
+    SSL *ssl;
+    int index;
+    /* the stubbed authentication */
+    int auth_status; /* 0 accepts */
+    bool auth_async;
+    int auth_calls;
+    mgmt__authenticated_fn done;
+    void *done_arg;
+    struct store_user user;
+};
+
+/* The one fixture of the running test, for the stubs. */
+static struct fixture *fx;
+
+/* ---- the router, stubbed ---------------------------------------------------------------- */
+
+const struct mgmt_deps *mgmt_server_deps(const struct mgmt_server *srv)
+{
+    (void)srv;
+    return &fx->deps;
+}
+
+int mgmt__server_upload_index(const struct mgmt_server *srv)
+{
+    (void)srv;
+    return fx->index;
+}
+
+int mgmt__route_upload_roles(const struct mgmt_server *srv, enum mgmt_method method,
+                             const char *path, unsigned *ret_roles)
+{
+    (void)srv;
+    if (method != MGMT_POST || strcmp(path, "/up") != 0)
+        return -ENOENT;
+    *ret_roles = STORE_ROLE_BIT(STORE_ROLE_LOCAL_ADMIN);
+    return 0;
+}
+
+static void auth_finish(struct fixture *f)
+{
+    struct mgmt__auth_outcome o = {.status = f->auth_status, .code = "bad_credentials"};
+
+    if (f->auth_status == 0)
+        o.user = &f->user;
+    else
+        (void)snprintf(o.message, sizeof(o.message), "wrong user name or password");
+    f->done(&o, f->done_arg);
+}
+
+void mgmt__authenticate(struct mgmt_server *srv, const struct evkeyvalq *headers,
+                        enum mgmt_method method, mgmt__authenticated_fn done, void *arg)
+{
+    (void)srv, (void)headers;
+    assert_int_equal(method, MGMT_POST);
+    fx->auth_calls++;
+    fx->done = done;
+    fx->done_arg = arg;
+    if (!fx->auth_async)
+        auth_finish(fx);
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+/* A pair freezes the end of its input buffer (only it appends there); the TLS bufferevent
+ * does not, and the test appends as it would. */
+static void new_pair(struct fixture *f)
+{
+    assert_int_equal(bufferevent_pair_new(f->base, 0, f->pair), 0);
+    assert_int_equal(bufferevent_enable(f->pair[0], EV_READ), 0);
+    assert_int_equal(evbuffer_unfreeze(bufferevent_get_input(f->pair[0]), 0), 0);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    (void)snprintf(f->dir, sizeof(f->dir), "/tmp/konn-test-upload-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    (void)snprintf(f->download, sizeof(f->download), "%s/fw/download", f->dir);
+    f->deps.data_dir = f->dir;
+    f->base = event_base_new();
+    new_pair(f);
+    f->ctx = SSL_CTX_new(TLS_server_method());
+    f->ssl = SSL_new(f->ctx);
+    f->index = mgmt__upload_reader_index_new();
+    assert_true(f->index >= 0);
+    (void)str_copy(f->user.name, sizeof(f->user.name), "lisa");
+    f->user.role = STORE_ROLE_LOCAL_ADMIN;
+    fx = f;
+    assert_int_equal(mgmt__upload_reader_attach((struct mgmt_server *)f, f->pair[0], f->ssl), 0);
+    *state = f;
+    return 0;
+}
+
+static size_t downloads(const struct fixture *f, char *ret_name, size_t size)
+{
+    DIR *d = opendir(f->download);
+    struct dirent *e;
+    size_t n = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            if (ret_name)
+                (void)str_copy(ret_name, size, e->d_name);
+            n++;
+        }
+    closedir(d);
+    return n;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[128];
+
+    io_fault_clear();
+    SSL_free(f->ssl); /* frees the reader (the connection goes) */
+    bufferevent_free(f->pair[0]);
+    bufferevent_free(f->pair[1]);
+    event_base_free(f->base);
+    SSL_CTX_free(f->ctx);
+    (void)snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    fx = NULL;
+    return 0;
+}
+
+/* The TLS bufferevent decrypted these bytes. */
+static void feed(struct fixture *f, const void *data, size_t len)
+{
+    assert_int_equal(evbuffer_add(bufferevent_get_input(f->pair[0]), data, len), 0);
+}
+
+static void feed_str(struct fixture *f, const char *s)
+{
+    feed(f, s, strlen(s));
+}
+
+/* What evhttp would read now (NUL-terminated copy, freed by the caller), consumed. */
+static char *evhttp_reads(struct fixture *f)
+{
+    struct evbuffer *in = bufferevent_get_input(f->pair[0]);
+    size_t len = evbuffer_get_length(in);
+    char *s = malloc(len + 1);
+
+    assert_non_null(s);
+    assert_int_equal(evbuffer_remove(in, s, len), (int)len);
+    s[len] = '\0';
+    return s;
+}
+
+static bool reading(const struct fixture *f)
+{
+    return (bufferevent_get_enabled(f->pair[0]) & EV_READ) != 0;
+}
+
+static char *upload_head(uint64_t length)
+{
+    char *s = NULL;
+
+    assert_true(asprintf(&s,
+                         "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %llu\r\n"
+                         "Expect: 100-continue\r\nAuthorization: Basic bGlzYTpwdw==\r\n\r\n",
+                         (unsigned long long)length) > 0);
+    return s;
+}
+
+#define HEAD_FOR_EVHTTP                                                                            \
+    "POST /up HTTP/1.1\r\nHost: x\r\nAuthorization: Basic bGlzYTpwdw==\r\n"                        \
+    "Content-Length: 0\r\nConnection: close\r\n\r\n"
+
+static void assert_file(const char *path, const unsigned char *data, size_t len)
+{
+    FILE *fp = fopen(path, "rb");
+    unsigned char *got = malloc(len + 1);
+
+    assert_non_null(fp);
+    assert_int_equal(fread(got, 1, len + 1, fp), len);
+    assert_memory_equal(got, data, len);
+    fclose(fp);
+    free(got);
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static void requests_that_are_not_uploads_pass_unchanged_however_they_arrive(void **state)
+{
+    struct fixture *f = *state;
+    const char *stream = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                         "POST /b HTTP/1.1\r\nContent-Length: 11\r\n\r\n{\"a\": 1234}"
+                         "GET /up HTTP/1.1\r\nContent-Length: 3\r\n\r\n"
+                         "PUT /up HTTP/1.1\r\ncontent-length: 2\r\n\r\nxy";
+    size_t len = strlen(stream);
+    char *got;
+
+    /* In pieces of 7 bytes that evhttp does not consume in between: what it has not read
+     * yet stays in front of the new bytes. */
+    for (size_t i = 0; i < len; i += 7)
+        feed(f, stream + i, len - i < 7 ? len - i : 7);
+    got = evhttp_reads(f);
+    assert_string_equal(got, stream);
+    free(got);
+    /* And byte by byte, consumed as they come. */
+    for (size_t i = 0; i < len; i++)
+        feed(f, stream + i, 1);
+    got = evhttp_reads(f);
+    assert_string_equal(got, stream);
+    free(got);
+    assert_int_equal(f->auth_calls, 0);
+}
+
+static void an_unauthenticated_upload_gets_a_bodiless_head_and_no_body_is_kept(void **state)
+{
+    struct fixture *f = *state;
+    char *head = upload_head(10 * 1024 * 1024), *got;
+    struct mgmt__upload up;
+    char body[4096] = {0};
+
+    f->auth_status = 401;
+    feed_str(f, head);
+    feed(f, body, sizeof(body));
+    got = evhttp_reads(f);
+    assert_string_equal(got, HEAD_FOR_EVHTTP);
+    free(got);
+    assert_false(reading(f));
+    feed(f, body, sizeof(body)); /* whatever still comes is dropped */
+    got = evhttp_reads(f);
+    assert_string_equal(got, "");
+    free(got);
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
+    assert_int_equal(up.status, 401);
+    assert_string_equal(up.code, "bad_credentials");
+    assert_null(up.path);
+    assert_int_equal(downloads(f, NULL, 0), 0);
+    /* The verdict is taken once. */
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), -ENOENT);
+    free(head);
+}
+
+static void an_accepted_upload_is_written_to_a_file_before_evhttp_sees_its_head(void **state)
+{
+    struct fixture *f = *state;
+    size_t len = 200000;
+    unsigned char *body = malloc(len);
+    char *head = upload_head(len), *got;
+    struct mgmt__upload up;
+    char name[256];
+    struct stat st;
+    char path[512];
+
+    for (size_t i = 0; i < len; i++)
+        body[i] = (unsigned char)(i * 7);
+    feed_str(f, head);
+    feed(f, body, 100000);
+    got = evhttp_reads(f);
+    assert_string_equal(got, "");
+    free(got);
+    assert_int_equal(downloads(f, name, sizeof(name)), 1);
+    (void)snprintf(path, sizeof(path), "%s/%s", f->download, name);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 100000);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), -ENOENT);
+    feed(f, body + 100000, len - 100000);
+    got = evhttp_reads(f);
+    assert_string_equal(got, HEAD_FOR_EVHTTP);
+    free(got);
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
+    assert_int_equal(up.status, 0);
+    assert_int_equal(up.size, len);
+    assert_string_equal(up.user, "lisa");
+    assert_int_equal(up.role, STORE_ROLE_LOCAL_ADMIN);
+    assert_string_equal(up.path, path);
+    assert_file(up.path, body, len);
+    /* Taken: the file is the router's, it outlives the connection. */
+    SSL_free(f->ssl);
+    f->ssl = NULL;
+    assert_int_equal(stat(up.path, &st), 0);
+    unlink(up.path);
+    free(up.path);
+    free(head);
+    free(body);
+}
+
+static void the_body_waits_while_the_credentials_are_checked(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char body[3000];
+    char *head = upload_head(sizeof(body)), *got;
+    struct mgmt__upload up;
+
+    memset(body, 'b', sizeof(body));
+    f->auth_async = true;
+    feed_str(f, head);
+    feed(f, body, 1000);
+    assert_false(reading(f));
+    assert_int_equal(downloads(f, NULL, 0), 0);
+    auth_finish(f);
+    assert_true(reading(f));
+    assert_int_equal(downloads(f, NULL, 0), 1);
+    feed(f, body + 1000, sizeof(body) - 1000);
+    got = evhttp_reads(f);
+    assert_string_equal(got, HEAD_FOR_EVHTTP);
+    free(got);
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
+    assert_file(up.path, body, sizeof(body));
+    unlink(up.path);
+    free(up.path);
+    free(head);
+}
+
+static void an_upload_over_the_limit_or_by_another_role_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    char *head = upload_head(MGMT_UPLOAD_MAX + 1), *got;
+    struct mgmt__upload up;
+
+    feed_str(f, head);
+    got = evhttp_reads(f);
+    assert_string_equal(got, HEAD_FOR_EVHTTP);
+    free(got);
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
+    assert_int_equal(up.status, 413);
+    assert_int_equal(downloads(f, NULL, 0), 0);
+    free(head);
+
+    /* A new connection, a Remote-Administrator. */
+    SSL_free(f->ssl);
+    f->ssl = SSL_new(f->ctx);
+    bufferevent_free(f->pair[0]);
+    bufferevent_free(f->pair[1]);
+    new_pair(f);
+    assert_int_equal(mgmt__upload_reader_attach((struct mgmt_server *)f, f->pair[0], f->ssl), 0);
+    f->user.role = STORE_ROLE_REMOTE_ADMIN;
+    head = upload_head(10);
+    feed_str(f, head);
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
+    assert_int_equal(up.status, 403);
+    assert_int_equal(downloads(f, NULL, 0), 0);
+    free(head);
+}
+
+static void a_chunked_upload_needs_a_length(void **state)
+{
+    struct fixture *f = *state;
+    struct mgmt__upload up;
+
+    feed_str(f, "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
+    assert_int_equal(up.status, 411);
+}
+
+static void a_full_disk_refuses_the_upload_and_removes_its_file(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char body[30000] = {0};
+    char *head = upload_head(sizeof(body)), *got;
+    struct mgmt__upload up;
+
+    io_fault_at(IO_OP_PWRITE, 2, ENOSPC);
+    feed_str(f, head);
+    feed(f, body, 10000);
+    feed(f, body, 10000);
+    got = evhttp_reads(f);
+    assert_string_equal(got, HEAD_FOR_EVHTTP);
+    free(got);
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
+    assert_int_equal(up.status, 507);
+    assert_null(up.path);
+    assert_int_equal(downloads(f, NULL, 0), 0);
+    assert_false(reading(f));
+    free(head);
+}
+
+static void a_connection_gone_mid_upload_leaves_no_file(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char body[5000] = {0};
+    char *head = upload_head(100000);
+
+    feed_str(f, head);
+    feed(f, body, sizeof(body));
+    assert_int_equal(downloads(f, NULL, 0), 1);
+    SSL_free(f->ssl);
+    f->ssl = NULL;
+    assert_int_equal(downloads(f, NULL, 0), 0);
+    free(head);
+}
+
+static void a_connection_gone_while_its_credentials_are_checked_is_freed_after(void **state)
+{
+    struct fixture *f = *state;
+    char *head = upload_head(100);
+
+    f->auth_async = true;
+    feed_str(f, head);
+    SSL_free(f->ssl);
+    f->ssl = NULL;
+    auth_finish(f); /* frees the reader (ASan checks) and opens nothing */
+    assert_int_equal(downloads(f, NULL, 0), 0);
+    free(head);
+}
+
+static void after_a_chunked_body_everything_passes_unread(void **state)
+{
+    struct fixture *f = *state;
+    const char *stream = "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "3\r\nabc\r\n0\r\n\r\n"
+                         "POST /up HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz";
+    char *got;
+
+    feed_str(f, stream);
+    got = evhttp_reads(f);
+    assert_string_equal(got, stream);
+    free(got);
+    assert_int_equal(f->auth_calls, 0);
+}
+
+static void an_upload_behind_another_request_is_still_read(void **state)
+{
+    struct fixture *f = *state;
+    char *head = upload_head(3), *stream = NULL, *got;
+    struct mgmt__upload up;
+
+    assert_true(asprintf(&stream, "POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}%sxyz", head) >
+                0);
+    feed_str(f, stream);
+    got = evhttp_reads(f);
+    assert_string_equal(got, "POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}" HEAD_FOR_EVHTTP);
+    free(got);
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
+    assert_int_equal(up.size, 3);
+    unlink(up.path);
+    free(up.path);
+    free(stream);
+    free(head);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            requests_that_are_not_uploads_pass_unchanged_however_they_arrive, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            an_unauthenticated_upload_gets_a_bodiless_head_and_no_body_is_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            an_accepted_upload_is_written_to_a_file_before_evhttp_sees_its_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_body_waits_while_the_credentials_are_checked, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_upload_over_the_limit_or_by_another_role_is_refused,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_chunked_upload_needs_a_length, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_full_disk_refuses_the_upload_and_removes_its_file, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_connection_gone_mid_upload_leaves_no_file, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            a_connection_gone_while_its_credentials_are_checked_is_freed_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(after_a_chunked_body_everything_passes_unread, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_upload_behind_another_request_is_still_read, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
