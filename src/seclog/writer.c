@@ -305,6 +305,7 @@ static void sync_post(struct seclog *log)
 {
     struct seclog__segment *t = log->w_tail;
     struct seclog__sync_want *w = &log->sync_want;
+    bool idle;
 
     pthread_mutex_lock(&log->lock);
     w->pending = true;
@@ -312,9 +313,11 @@ static void sync_post(struct seclog *log)
     w->fd = t->fd;
     w->upto = log->w_last_seq;
     seclog__segs_view(t, false, &w->pub);
-    if (!log->sync_running)
-        pthread_cond_signal(&log->sync_cond);
+    idle = !log->sync_running;
     pthread_mutex_unlock(&log->lock);
+    /* After unlocking: the syncer wakes to a free lock instead of queueing for ours. */
+    if (idle)
+        pthread_cond_signal(&log->sync_cond);
 }
 
 /* Writer, with the stage empty: takes what the syncer did. A failed fdatasync is final for
