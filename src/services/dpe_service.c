@@ -73,9 +73,9 @@ struct dpe_request {
     enum dpe_op op;
     char ehc[CARDS_HANDLE_MAX + 1];
     char hpc[CARDS_HANDLE_MAX + 1];
-    const char *mandant_id; /* the call's, borrowed */
-    bool emergency;         /* ReadDPE */
-    uint8_t *doc;           /* WriteDPE, decoded; freed by the caller */
+    char mandant_id[SOAP_CONTEXT_ID_MAX + 1]; /* copied: the call's is gone once answered */
+    bool emergency;                           /* ReadDPE */
+    uint8_t *doc;                             /* WriteDPE, decoded; freed by the caller */
     size_t doc_len;
     const struct cards_card *egk, *hpc_card; /* after the checks */
 };
@@ -296,12 +296,13 @@ static void refuse(struct services *s, struct soap_call *call, const struct dpe_
 static void run(struct services_dpe *sd, struct soap_call *call, enum dpe_op op)
 {
     struct services *s = sd->s;
-    struct dpe_request rq = {.op = op, .mandant_id = soap_call_context(call)->mandant_id};
+    struct dpe_request rq = {.op = op};
     uint8_t *doc = NULL;
     size_t len = 0;
     char why[SERVICES_DPE_WHY_MAX];
     int r = 0;
 
+    (void)str_copy(rq.mandant_id, sizeof(rq.mandant_id), soap_call_context(call)->mandant_id);
     if (!parse_request(call, &rq) || !cards_ok(s, call, &rq) || !pin_ok(s, call, &rq))
         goto out;
     switch (op) {
