@@ -24,20 +24,11 @@ from conftest import Connector, free_port, log_entries, scaled, world_template
 DPE_NS = "http://ws.gematik.de/conn/nfds/DPEService/v1.0"
 CARD_NS = "http://ws.gematik.de/conn/CardService/v8.1"
 KVNR = "X110411675"
-DPE_DOC = (
-    '<?xml version="1.0" encoding="UTF-8"?>'
-    '<DPE_Document xmlns="http://ws.gematik.de/fa/nfds/DPE_Document/v1.1" '
-    'xmlns:NFDM="http://ws.gematik.de/fa/nfds/common/NFDM_Common/v1.1" DPE_Version="1.1.0">'
-    '<Persoenliche_Erklaerungen ID_DPE="1.2.276.0.76.7.9" '
-    'DPE_letzte_Aktualisierung_time="10:15:00" DPE_letzte_Aktualisierung_date="2026-11-29">'
-    '<DPE_Versicherter><NFDM:Versicherter>'
-    f'<NFDM:Versicherten_ID>{KVNR}</NFDM:Versicherten_ID>'
-    '<NFDM:Geburtsdatum>19800101</NFDM:Geburtsdatum><NFDM:Vorname>Erika</NFDM:Vorname>'
-    '<NFDM:Nachname>Mustermann</NFDM:Nachname><NFDM:Geschlecht>W</NFDM:Geschlecht>'
-    '</NFDM:Versicherter></DPE_Versicherter>'
-    '<DPE_Patientenverfuegung DPE_PV_letzte_Aktualisierung="2026-11-01">'
-    '<DPE_PV_Beschreibung>Patientenverfuegung beim Hausarzt</DPE_PV_Beschreibung>'
-    '</DPE_Patientenverfuegung></Persoenliche_Erklaerungen></DPE_Document>').encode()
+# A DPE valid against DPE_Document.xsd v1.1 (the interop test checks it with the XSD); its
+# KVNR and names must never reach the security log or world.json in clear.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "nfdm",
+                       "dpe.xml"), "rb") as _f:
+    DPE_DOC = _f.read()
 
 
 def envelope(ns, prefix, operation, inner, user_id="u1"):

@@ -12,8 +12,9 @@ import tempfile
 
 import pytest
 
-from conftest import (API_TELEMATIK, DEMO_CONTEXT, ERROR_XSD, NS, Connector, LanConnector,
+from conftest import (API_TELEMATIK, DEMO_CONTEXT, NS, ROOT, Connector, LanConnector,
                       free_port, require_api_telematik, scaled, schema, world_template)
+from service_client import ServiceClient
 
 DPE_WSDL = os.path.join(API_TELEMATIK, "conn", "nfds", "DPEService.wsdl")
 DPE_XSD = os.path.join(API_TELEMATIK, "conn", "nfds", "DPEService.xsd")
@@ -22,68 +23,30 @@ DPE_BINDING = "{http://ws.gematik.de/conn/nfds/DPEService/WSDL/v1.0}DPEServiceBi
 DPE_NS = "http://ws.gematik.de/conn/nfds/DPEService/v1.0"
 CARD_NS = "http://ws.gematik.de/conn/CardService/v8.1"
 HBA_CTX = {**DEMO_CONTEXT, "UserId": "user-1"}
-DPE_DOC = (
-    '<?xml version="1.0" encoding="UTF-8"?>'
-    '<DPE_Document xmlns="http://ws.gematik.de/fa/nfds/DPE_Document/v1.1" '
-    'xmlns:NFDM="http://ws.gematik.de/fa/nfds/common/NFDM_Common/v1.1" DPE_Version="1.1.0">'
-    '<Persoenliche_Erklaerungen ID_DPE="1.2.276.0.76.7.9" '
-    'DPE_letzte_Aktualisierung_time="10:15:00" DPE_letzte_Aktualisierung_date="2026-11-29">'
-    '<DPE_Versicherter><NFDM:Versicherter><NFDM:Versicherten_ID>X110411675'
-    '</NFDM:Versicherten_ID><NFDM:Geburtsdatum>19800101</NFDM:Geburtsdatum>'
-    '<NFDM:Vorname>Erika</NFDM:Vorname><NFDM:Nachname>Mustermann</NFDM:Nachname>'
-    '<NFDM:Geschlecht>W</NFDM:Geschlecht></NFDM:Versicherter></DPE_Versicherter>'
-    '<DPE_Gewebe_Organspendeerklaerung DPE_GO_letzte_Aktualisierung="2026-11-01">'
-    '<DPE_GO_Beschreibung>Organspendeausweis in der Brieftasche</DPE_GO_Beschreibung>'
-    '</DPE_Gewebe_Organspendeerklaerung></Persoenliche_Erklaerungen></DPE_Document>').encode()
+with open(os.path.join(ROOT, "tests", "data", "nfdm", "dpe.xml"), "rb") as _f:
+    DPE_DOC = _f.read()  # the DPE of tests/integration/test_nfdm.py
+
+DPE_SERVICE = {
+    "wsdl": os.path.join("nfds", "DPEService.wsdl"),
+    "xsd": os.path.join("nfds", "DPEService.xsd"),
+    "binding": DPE_BINDING,
+    "path": "/ws/DPEService",
+    "ns": DPE_NS,
+}
 
 
-class DpeClient:
-    """zeep on DPEService.wsdl; every raw response validated against the XSDs."""
-
-    def __init__(self, lan):
-        import requests
-        from lxml import etree
-        from zeep import Client, Settings
-        from zeep.plugins import HistoryPlugin
-        from zeep.transports import Transport
-
-        self.etree = etree
-        self.lan = lan
-        self.history = HistoryPlugin()
-        self.session = requests.Session()
-        self.session.trust_env = False
-        client = Client(DPE_WSDL, settings=Settings(forbid_entities=False),
-                        transport=Transport(session=self.session, timeout=scaled(60)),
-                        plugins=[self.history])
-        self.service = client.create_service(DPE_BINDING, lan.base_url + "/ws/DPEService")
-        self.schema = schema(DPE_XSD)
-
-    def _body(self):
-        raw = self.etree.tostring(self.history.last_received["envelope"])
-        return self.etree.fromstring(raw).find("soap:Body", NS)[0]
+class DpeClient(ServiceClient):
+    """ServiceClient on DPEService.wsdl, whose responses carry DPE:Status."""
 
     def call(self, operation, **kw):
         """The validated response element of an operation that must succeed."""
         getattr(self.service, operation)(**kw)
-        body = self._body()
+        body = self.body(self.history.last_received["envelope"])
         assert body.tag == "{%s}%sResponse" % (DPE_NS, operation)
         assert body[0].tag == "{%s}Status" % DPE_NS, "DPE:Status must come first"
         assert body[0].findtext("{%s}Result" % DPE_NS) == "OK"
         self.schema.assertValid(self.etree.ElementTree(body))
         return body
-
-    def fault(self, operation, **kw):
-        """The last gematik code of an operation that must fail (the fault validated)."""
-        from zeep.exceptions import Fault
-
-        with pytest.raises(Fault):
-            getattr(self.service, operation)(**kw)
-        body = self._body()
-        assert body.tag == "{%s}Fault" % NS["soap"]
-        error = body.find(".//GERROR:Error", NS)
-        assert error is not None, "the fault carries no GERROR:Error"
-        schema(ERROR_XSD).assertValid(self.etree.ElementTree(error))
-        return int(error.findall("GERROR:Trace", NS)[-1].findtext("GERROR:Code", None, NS))
 
     def verify_pin(self, handle, pin):
         """VerifyPin through the CardService (a plain envelope: its WSDL is another test's)."""
@@ -95,7 +58,7 @@ class DpeClient:
             '<CONN:WorkplaceId>ws1</CONN:WorkplaceId></CCTX:Context>'
             f'<CONN:CardHandle>{handle}</CONN:CardHandle><CARDCMN:PinTyp>{pin}</CARDCMN:PinTyp>'
             '</CARD:VerifyPin></soap:Body></soap:Envelope>')
-        r = self.session.post(self.lan.base_url + "/ws/CardService", data=envelope.encode(),
+        r = self.session.post(self.base_url + "/ws/CardService", data=envelope.encode(),
                               headers={"Content-Type": "text/xml; charset=utf-8"},
                               timeout=scaled(30))
         assert r.status_code == 200 and b">OK</CARDCMN:PinResult>" in r.content, r.text
@@ -121,7 +84,9 @@ def lan():
 def dpe(lan):
     if not os.path.exists(DPE_WSDL):
         pytest.skip(f"{DPE_WSDL} not found")
-    return DpeClient(lan)
+    client = DpeClient(lan, DPE_SERVICE)
+    client.base_url = lan.base_url
+    return client
 
 
 def handle(lan, card):
