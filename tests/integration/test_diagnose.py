@@ -229,12 +229,12 @@ def test_legacy_fault_recovers_by_itself_after_plan_a_once_entries_age_out(start
                          "SECURITY_LOG_DAYS=10", "--setting", "LOG_SUCCESSFUL_CRYPTO_OPS=Enabled",
                          *lan_args(port)])
     # Armed like a 2020 device: nothing happens until the log is at its budget. Slices of
-    # 1.5 s (not 3) keep the test short; probes with 500 ms of patience still time out.
+    # 1 s (not 3) keep the test short; probes with 500 ms of patience still time out.
     c.konctl("fault", "legacy-log-cleanup", "on", "--max-seconds", str(int(scaled(150))),
-             "--slice-ms", "1500", check=True)
-    flood_end = time.monotonic() + 4
+             "--slice-ms", "1000", check=True)
+    flood_end = time.monotonic() + 2
     c.api("POST", "/control/v1/fault/flood",
-          {"topic": "LOG/CRYPTO_OP", "rate": 40000, "seconds": 4, "distinct": True})
+          {"topic": "LOG/CRYPTO_OP", "rate": 100000, "seconds": 2, "distinct": True})
     assert wait_for(lambda: fault_state(c)["hogging"], 30), fault_state(c)
     report = diagnose_soap(c, soap)
     assert "hung" in report["situations"], report["findings"]
