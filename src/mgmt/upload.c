@@ -257,8 +257,9 @@ static enum mgmt_method method_parse(const char *s, bool *ret_has_body)
 {
     static const char *const names[MGMT_METHOD_MAX] = {"GET", "PUT", "POST", "DELETE"};
 
-    /* As evhttp_method_may_have_body(): only these carry a body evhttp reads. */
-    *ret_has_body = strcmp(s, "POST") == 0 || strcmp(s, "PUT") == 0 || strcmp(s, "PATCH") == 0;
+    /* As evhttp_method_may_have_body() of libevent 2.1.12: every method but HEAD and TRACE
+     * carries the body its Content-Length announces (GET and DELETE too). */
+    *ret_has_body = strcmp(s, "HEAD") != 0 && strcmp(s, "TRACE") != 0;
     for (int m = 0; m < MGMT_METHOD_MAX; m++)
         if (strcmp(s, names[m]) == 0)
             return (enum mgmt_method)m;

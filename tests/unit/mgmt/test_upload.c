@@ -226,8 +226,11 @@ static void requests_that_are_not_uploads_pass_unchanged_however_they_arrive(voi
     struct fixture *f = *state;
     const char *stream = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
                          "POST /b HTTP/1.1\r\nContent-Length: 11\r\n\r\n{\"a\": 1234}"
-                         "GET /up HTTP/1.1\r\nContent-Length: 3\r\n\r\n"
-                         "PUT /up HTTP/1.1\r\ncontent-length: 2\r\n\r\nxy";
+                         "DELETE /up HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+                         "HEAD /up HTTP/1.1\r\nContent-Length: 3\r\n\r\n"
+                         "PUT /up HTTP/1.1\r\ncontent-length: 2\r\n\r\nxy"
+                         "GET /up HTTP/1.1\r\nContent-Length: 21\r\n\r\n"
+                         "POST /up HTTP/1.1\r\n\r\n";
     size_t len = strlen(stream);
     char *got;
 
