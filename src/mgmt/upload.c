@@ -310,6 +310,8 @@ static int head_parse(struct mgmt__upload_reader *rd, char *text, struct evkeyva
         *colon = '\0';
         for (value = colon + 1; *value == ' ' || *value == '\t'; value++)
             ;
+        for (char *e = next; e > value && (e[-1] == ' ' || e[-1] == '\t'); e--)
+            e[-1] = '\0';
         if (evhttp_add_header(headers, line, value) < 0)
             goto out;
     }
@@ -376,7 +378,7 @@ static bool head_next(struct mgmt__upload_reader *rd, struct evbuffer *in)
         rd->method = method_parse(method_s, &has_body);
         uri = evhttp_uri_parse_with_flags(target, EVHTTP_URI_NONCONFORMANT);
         te = evhttp_find_header(&headers, "Transfer-Encoding");
-        rd->chunked = te && strcasecmp(te, "identity") != 0;
+        rd->chunked = te && strcasecmp(te, "chunked") == 0; /* as evhttp_get_body() */
         r = length_parse(evhttp_find_header(&headers, "Content-Length"), &length);
         if (r == -ENOENT)
             r = 0;
