@@ -16,13 +16,15 @@
  * An eGK without a DPE answers ReadDPE with an empty DPEDocument (the XSD requires the
  * element; nothing is on the card). Each finished operation publishes LOG/FM/NFDM/DPE_READ,
  * DPE_WRITE or DPE_ERASE (type Security, so the security log keeps it; LOG/ topics never
- * reach event sinks) with the card types, terminal, slot, Mandant, Emergency, Result and, for
- * a refusal after the context check, the code. Never a KVNR, ICCSN, name or document content.
+ * reach event sinks) with the HPC's type, the eGK's terminal and slot, Mandant, Emergency,
+ * Result and, for a refusal after the card checks, the code. Never a KVNR, ICCSN, name, card
+ * handle or document content.
  *
  * Invariants:
  *  1. A handler answers exactly once, at once (no PIN pad: the PINs were verified earlier
  *     through the CardService).
- *  2. The context check of both cards runs before anything about them is answered. */
+ *  2. The context check of both cards runs before anything about them is answered.
+ *  3. The request keeps copies of what the security log needs: answering frees the call. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
