@@ -416,10 +416,19 @@ static bool picked(const struct scenario_sample *s, void *arg)
 /* A phase's figures of one kind: those while serving, with "restart" for the window's. */
 static json_t *phase_kind(const struct scenario_sample *v, size_t n, struct pick *p)
 {
+    const struct scenario_sample *slowest = NULL;
     json_t *serving, *restart;
 
     p->restart = false;
     serving = scenario_figures(v, n, picked, p);
+    /* Where the slowest serving request started (ms from the load's start), to set it beside
+     * the restart window. */
+    for (size_t i = 0; i < n; i++)
+        if (picked(&v[i], p) && (!slowest || v[i].ms > slowest->ms))
+            slowest = &v[i];
+    if (serving && slowest)
+        (void)json_object_set_new(serving, "max_at_ms",
+                                  json_integer((json_int_t)(slowest->start_ms - p->f->start_ms)));
     p->restart = true;
     restart = scenario_figures(v, n, picked, p);
     if (serving && restart)
