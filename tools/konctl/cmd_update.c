@@ -19,8 +19,8 @@
 /* Installing verifies and extracts a bundle: give it longer than a plain request. */
 #define INSTALL_TIMEOUT_MS (10 * 60 * 1000)
 #define CHECK_TIMEOUT_MS (2 * 60 * 1000)
-/* The largest bundle POST /api/v1/update/install-file takes (bytes). */
-#define UPLOAD_MAX (64 * 1024 * 1024)
+/* The largest bundle POST /api/v1/update/install-file takes (bytes): MGMT_UPLOAD_MAX. */
+#define UPLOAD_MAX (256 * 1024 * 1024)
 
 static const char update_usage[] =
     "Usage: konctl update check           ask the KSR now which updates it offers\n"
