@@ -384,8 +384,8 @@ static bool head_next(struct mgmt__upload_reader *rd, struct evbuffer *in)
     }
     (void)evbuffer_copyout(rd->staged, text, len);
     text[len] = '\0';
-    /* A NUL would end the text early and hide the headers after it: evhttp refuses such a
-     * head, so it judges it. */
+    /* A NUL would end the text early and hide the headers after it (a Content-Length among
+     * them): evhttp, which reads the head line by line, judges such a head. */
     r = memchr(text, '\0', len) ? -EBADMSG : head_parse(rd, text, &headers, &method_s, &target);
     if (r == 0) {
         rd->method = method_parse(method_s, &has_body);
