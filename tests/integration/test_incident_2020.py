@@ -82,7 +82,8 @@ def test_2020_ehealth_update_under_load(start_connector, data_dir, tmp_path):
                 assert fig["timeouts"] == 0 and fig["errors"] == 0, (name, kind, fig)
                 if name != "across_update":  # under ASan the restart may fill it
                     assert fig["requests"] > 0, (name, kind, fig)
-                    assert fig["restart"]["requests"] == 0, (name, kind, fig)
+                    # Only requests in flight when the window opened or closed overlap it.
+                    assert fig["restart"]["requests"] <= WORKPLACES, (name, kind, fig)
                 assert fig["requests"] == 0 or fig["max_ms"] < scaled(2000), (name, kind, fig)
         # The restart was seen, short, and its failures are reported apart.
         restart = report["restart"]
