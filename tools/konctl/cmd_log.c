@@ -447,14 +447,7 @@ static int export_file_commit(FILE *f, const char *tmp, const char *file)
         r = -errno;
     if (fclose(f) != 0 && r == 0)
         r = -errno;
-    if (r == 0 && rename(tmp, file) < 0)
-        r = -errno;
-    if (r < 0) {
-        konctl_error("cannot write '%s': %s", file, strerror(-r));
-        (void)unlink(tmp);
-        return KONCTL_EXIT_ERROR;
-    }
-    return KONCTL_EXIT_OK;
+    return file_replace(r, tmp, file);
 }
 
 static int log_export(struct konctl *k, int argc, char **argv)

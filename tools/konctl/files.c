@@ -158,6 +158,11 @@ int file_commit(int fd, const char *tmp, const char *file, const unsigned char *
         r = -errno;
     if (close(fd) < 0 && r == 0)
         r = -errno;
+    return file_replace(r, tmp, file);
+}
+
+int file_replace(int r, const char *tmp, const char *file)
+{
     if (r == 0 && rename(tmp, file) < 0)
         r = -errno;
     if (r < 0) {

@@ -225,6 +225,10 @@ int file_temp_open(const char *file, char **ret_tmp, int *ret_fd);
  * on failure too. Returns an exit code. */
 int file_commit(int fd, const char *tmp, const char *file, const unsigned char *data, size_t len);
 
+/* The end of a temporary file already synced and closed, r how that went: renamed to file
+ * when r is 0, else removed with a message. Returns an exit code. */
+int file_replace(int r, const char *tmp, const char *file);
+
 /* file_temp_open() and file_commit(): FILE holds data whole, mode 0600, or is left as it was.
  * Returns an exit code. */
 int file_save(const char *file, const unsigned char *data, size_t len);
