@@ -283,6 +283,7 @@ void seclog__fold_flush(struct seclog *log, bool all)
             continue; /* ring full: keep the count for the next cycle */
         slot_clear(slot);
     }
+    (void)seclog__kick_take_locked(log); /* the writer itself pushed them */
     pthread_mutex_unlock(&log->lock);
 }
 

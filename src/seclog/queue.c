@@ -150,11 +150,19 @@ int seclog__queue_push_locked(struct seclog *log, struct seclog__item *it, bool 
     *slot = *it;
     slot->rec = rec;
     log->ring_count++;
-    /* The writer sleeps on an empty ring (signal_at 1: wake it for the first entry), or while
-     * it fills a batch (writer.c: every SECLOG__FILL_CHUNK entries); and for a full batch. */
+    /* The writer sleeps on an empty ring (signal_at 1: wake it for the first entry; after a
+     * burst, a batch), or while it fills a batch (writer.c: the push that completes it). */
     if (log->ring_count == log->signal_at || log->ring_count == SECLOG__BATCH_MAX)
-        pthread_cond_signal(&log->work_cond);
+        log->kick = true;
     return 0;
+}
+
+bool seclog__kick_take_locked(struct seclog *log)
+{
+    bool kick = log->kick;
+
+    log->kick = false;
+    return kick;
 }
 
 size_t seclog__queue_take_locked(struct seclog *log, struct seclog__item *out, size_t max)
@@ -241,13 +249,18 @@ int seclog__log_record(struct seclog *log, enum seclog_severity severity, enum s
     uint8_t buf[SECLOG__ITEM_INLINE];
     int r;
 
+    bool kick;
+
     r = seclog__item_encode(log, &e, &it, buf);
     pthread_mutex_lock(&log->lock);
     if (r == 0)
         r = seclog__queue_push_locked(log, &it, true);
     if (r < 0)
         log->dropped++; /* reported by the next LOG/DROPPED: still not silent */
+    kick = seclog__kick_take_locked(log);
     pthread_mutex_unlock(&log->lock);
+    if (kick)
+        pthread_cond_signal(&log->work_cond);
     if (r == 0 && ret_seq)
         *ret_seq = it.seq;
     seclog__item_done(&it, buf, r == 0);
@@ -260,6 +273,7 @@ int seclog_append(struct seclog *log, const struct seclog_entry *e)
     struct seclog__item it = {0};
     uint8_t buf[SECLOG__ITEM_INLINE];
     uint64_t hash;
+    bool kick;
     int r;
 
     if (!log || !e)
@@ -270,7 +284,10 @@ int seclog_append(struct seclog *log, const struct seclog_entry *e)
     hash = seclog__fold_hash(it.rec, it.len);
     pthread_mutex_lock(&log->lock);
     r = seclog__fold_push_locked(log, hash, &it);
+    kick = seclog__kick_take_locked(log);
     pthread_mutex_unlock(&log->lock);
+    if (kick)
+        pthread_cond_signal(&log->work_cond);
     seclog__item_done(&it, buf, r == 0);
     return r;
 }
@@ -368,7 +385,7 @@ int seclog_append_durable(struct seclog *log, const struct seclog_entry *e, int6
     log->waiter_seq_max = w.seq; /* a batch holding it closes at once (writer.c) */
     /* A writer filling a batch is woken by the durable push that completes its group. Under
      * the lock: a waiter that seclog_close settles must not touch the log afterwards. */
-    if (++log->waiters_pending >= log->gc_signal_at)
+    if (seclog__kick_take_locked(log) | (++log->waiters_pending >= log->gc_signal_at))
         pthread_cond_signal(&log->work_cond);
     pthread_mutex_unlock(&log->lock);
     r = waiter_wait(log, &w, &until);

@@ -291,11 +291,11 @@ int seclog__verification_key_parse(const char *text, uint64_t *ret_epoch0, int64
  * SECLOG__BATCH_MAX, the queue has stopped growing for FILL_GROW_US, or SECLOG__IDLE_MS
  * passed; a lone entry goes at once. A batch holding an entry a durable producer waits for
  * closes once the producers active at the last sync all wait again, or after half an
- * fdatasync (FILL_GROW_US at most). Producers wake a filling writer every FILL_CHUNK
- * entries. The fdatasync runs on the syncer thread while the writer writes the next batch
- * (the sync pipeline). */
+ * fdatasync (FILL_GROW_US at most). Producers wake a filling writer only for a full batch
+ * and for the durable push that completes the group: every wake-up in between cost more CPU
+ * than the staging it let overlap (bench/README.md, "fourth round"). The fdatasync runs on
+ * the syncer thread while the writer writes the next batch (the sync pipeline). */
 #define SECLOG__FILL_GROW_US 1000
-#define SECLOG__FILL_CHUNK 64
 #define SECLOG__STAGE_BYTES (128u * 1024) /* a batch gathered for one pwrite: 256 x 512 bytes */
 /* While a batch fills, its staged records are written once this many bytes are staged, so
  * that little is left to write when it closes (the pwrite overlaps the producers). */
@@ -448,6 +448,7 @@ struct seclog {
     uint64_t waiter_seq_max; /* the highest seq a durable producer waits (or waited) for */
     size_t gc_signal_at;     /* a durable push that makes waiters_pending this wakes the writer */
     size_t signal_at;        /* a push that makes ring_count this wakes the writer (1: empty) */
+    bool kick;               /* a push asked to wake the writer (seclog__kick_take_locked) */
     struct seclog__seg_ref *segs; /* oldest first; the last is w_tail when that is set */
     size_t n_segs, segs_cap;
     struct seclog__trash *trash; /* dropped, oldest first; files still on disk */
@@ -537,6 +538,9 @@ size_t seclog__queue_room_locked(const struct seclog *log);
  * internal pushes may use the spare. -ENOBUFS if full, -ENOMEM (nothing changes); on 0 the
  * ring owns a heap it->rec (seclog__item_done with queued). */
 int seclog__queue_push_locked(struct seclog *log, struct seclog__item *it, bool internal);
+/* Under lock: whether a push since the last call asked to wake the writer; clears it. The
+ * pusher signals work_cond after unlocking, so the writer does not wake into a held lock. */
+bool seclog__kick_take_locked(struct seclog *log);
 /* Under lock: moves up to max queued items, oldest first, to out. */
 size_t seclog__queue_take_locked(struct seclog *log, struct seclog__item *out, size_t max);
 /* Under lock: settles and unlists the waiters with from <= seq <= upto; their words go to wk

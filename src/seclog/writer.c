@@ -5,7 +5,8 @@
  *
  * One cycle (writer_main):
  *
- *     wait: entries, a command, a failed sync, SECLOG__IDLE_MS passed (or the back-off)
+ *     wait: entries, a command, a failed sync, SECLOG__IDLE_MS passed (or the back-off);
+ *           after a burst: a full batch, a durable entry, or 1 ms passed
  *       -> what the syncer did: a failed fdatasync settles its entries as lost (sync_collect)
  *       -> fold windows that passed become summaries     (seclog__fold_flush)
  *       -> drops since the last report: LOG/DROPPED       (report_drops)
@@ -16,7 +17,7 @@
  *            later; in a burst when the queue stopped growing for 1 ms or after 20 ms
  *       -> batch: per entry not staged yet: rotate if needed (tail_ready), chain, stage
  *            (write_entry); seal (seal_write), one pwrite (stage_flush), then post the
- *            tail up to the last entry to the syncer, or, when a group of producers all
+ *            tail up to the last entry to the syncer, or, when every waiting producer
  *            waits for it and nothing else is queued or in flight, fdatasync it here
  *            (sync_post)                                                  (batch_write)
  *            write/create failed: not writable, keep batch, back off       (after_write)
@@ -320,16 +321,16 @@ static void sync_end_locked(struct seclog *log, const struct seclog__sync_want *
 }
 
 /* Under lock: may the writer run the fdatasync of what it just wrote itself? Only when the
- * pipeline has nothing to overlap: no sync in flight or posted, nothing queued, and a group
- * of producers waits, all of them for what was written (they gathered into one sync). That
- * saves waking the syncer. Not for a lone waiter: on a busy machine the writer, which uses
- * far more CPU than the syncer, is scheduled later after its fdatasync returns (measured: a
- * bulk round took twice as long). Not with a test hook: the tests hold the syncer's syncs. */
+ * pipeline has nothing to overlap: no sync in flight or posted, nothing queued, and every
+ * waiting producer (one or a group) waits for what was written. That saves waking the
+ * syncer: on a guest whose idle CPUs halt, a wake-up that crosses CPUs costs 70 us, a
+ * quarter of an fdatasync (bench/README.md, "fourth round"). Not with a test hook: the
+ * tests hold the syncer's syncs. */
 static bool sync_may_run_here_locked(const struct seclog *log, uint64_t upto)
 {
     return !log->sync_running && !log->sync_want.pending && !log->sync_paused &&
            log->sync_err == 0 && !log->sync_hook && log->ring_count == 0 &&
-           log->waiters_pending > 1 && log->waiters_last && log->waiters_last->seq <= upto;
+           log->waiters_pending > 0 && log->waiters_last && log->waiters_last->seq <= upto;
 }
 
 /* Writer, with the stage flushed: the syncer may make the tail durable up to the last entry
@@ -728,8 +729,19 @@ static void wait_for_work_locked(struct seclog *log)
     if (log->ring_count > 0 || log->cmd_stop || log->cmd_retention || log->sync_err != 0 ||
         seclog__trash_is_ready_locked(log))
         return;
-    until = deadline_in(SECLOG__IDLE_MS);
+    /* After a burst the next entries are likely a burst too: the first of them does not wake
+     * the writer, which would only wait for the rest; a full batch, a durable push or
+     * SECLOG__FILL_GROW_US does. A writer that then finds the burst over waits as usual. */
+    if (log->w_fill_burst) {
+        log->signal_at = SECLOG__BATCH_MAX;
+        log->gc_signal_at = 1;
+        until = deadline_at_us(clock_real_mono_us() + SECLOG__FILL_GROW_US);
+    } else {
+        until = deadline_in(SECLOG__IDLE_MS);
+    }
     (void)pthread_cond_timedwait(&log->work_cond, &log->lock, &until);
+    log->signal_at = 1;
+    log->gc_signal_at = SIZE_MAX;
 }
 
 /* Under lock: how long the writer waits for a group of durable producers: half an
@@ -749,15 +761,16 @@ static int64_t gather_us_locked(const struct seclog *log)
  * it, it closes once every producer the last sync found active (sync_expect) waits again
  * (group commit; those whose entries are in flight count, so two groups alternate without
  * delay), or after gather_us_locked. Without, in a burst, when the queue has not grown for
- * SECLOG__FILL_GROW_US or after SECLOG__IDLE_MS. Producers wake a waiting writer every
- * SECLOG__FILL_CHUNK entries, and with the durable push that completes the group (queue.c). */
+ * SECLOG__FILL_GROW_US or after SECLOG__IDLE_MS. Producers wake a waiting writer with the
+ * push that completes the batch, and with the durable push that completes the group
+ * (queue.c). */
 static void batch_fill_locked(struct seclog *log)
 {
     int64_t start = clock_real_mono_us(), grow_end = start + SECLOG__FILL_GROW_US;
     int64_t idle_end = start + SECLOG__IDLE_MS * 1000LL, gc_end = 0;
 
     for (;;) {
-        size_t room = SECLOG__BATCH_MAX - log->w_batch_n, n, chunk;
+        size_t room = SECLOG__BATCH_MAX - log->w_batch_n, n;
         int64_t now, until;
         bool durable;
         struct timespec ts;
@@ -787,8 +800,7 @@ static void batch_fill_locked(struct seclog *log)
             pthread_mutex_lock(&log->lock);
             continue; /* take what came meanwhile before waiting */
         }
-        chunk = SECLOG__BATCH_MAX - log->w_batch_n;
-        log->signal_at = chunk < SECLOG__FILL_CHUNK ? chunk : SECLOG__FILL_CHUNK;
+        log->signal_at = SECLOG__BATCH_MAX - log->w_batch_n; /* the push that completes it */
         /* Durable: the push that completes the group; else any durable push. */
         log->gc_signal_at = durable ? log->sync_expect : 1;
         until = durable ? gc_end : grow_end < idle_end ? grow_end : idle_end;
