@@ -353,6 +353,7 @@ int seclog_append_durable(struct seclog *log, const struct seclog_entry *e, int6
     struct seclog__waiter w = {0};
     uint8_t buf[SECLOG__ITEM_INLINE];
     struct timespec until;
+    bool kick;
     int r;
 
     if (!log || !e)
@@ -385,7 +386,8 @@ int seclog_append_durable(struct seclog *log, const struct seclog_entry *e, int6
     log->waiter_seq_max = w.seq; /* a batch holding it closes at once (writer.c) */
     /* A writer filling a batch is woken by the durable push that completes its group. Under
      * the lock: a waiter that seclog_close settles must not touch the log afterwards. */
-    if (seclog__kick_take_locked(log) | (++log->waiters_pending >= log->gc_signal_at))
+    kick = seclog__kick_take_locked(log);
+    if (++log->waiters_pending >= log->gc_signal_at || kick)
         pthread_cond_signal(&log->work_cond);
     pthread_mutex_unlock(&log->lock);
     r = waiter_wait(log, &w, &until);
