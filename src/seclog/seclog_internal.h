@@ -189,7 +189,8 @@ struct seclog__tail_report {
 int seclog__dir_list(const char *dir, uint64_t **ret_indexes, size_t *ret_n);
 char *seclog__segment_path(const char *dir, uint64_t index);
 
-/* Creates a segment: preallocates segment_bytes, writes the header, fdatasync, fsync of DIR. */
+/* Creates a segment: preallocates segment_bytes, writes the header and zeros over the rest,
+ * fdatasync, fsync of DIR. */
 int seclog__segment_create(const char *dir, const struct seclog__seg_header *hdr,
                            struct seclog__segment **ret_seg);
 /* Opens a closed segment reading only its header and footer (boot must not scan old data).
