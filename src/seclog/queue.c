@@ -247,9 +247,8 @@ int seclog__log_record(struct seclog *log, enum seclog_severity severity, enum s
         .severity = severity, .type = type, .topic = topic, .params = params, .n_params = n_params};
     struct seclog__item it = {0};
     uint8_t buf[SECLOG__ITEM_INLINE];
-    int r;
-
     bool kick;
+    int r;
 
     r = seclog__item_encode(log, &e, &it, buf);
     pthread_mutex_lock(&log->lock);

@@ -485,7 +485,7 @@ static void entries_after_a_burst_reach_the_disk_without_a_wake_up(void **state)
     ms = wait_durable(fx->log, base + 303);
     assert_true(ms >= 0);
     assert_true(ms < 1000);
-    /* And a lone durable entry still goes at once, with the writer syncing it itself. */
+    /* A durable entry after them is acknowledged, next in sequence. */
     assert_int_equal(fx_mark(fx), base + 304);
 }
 
