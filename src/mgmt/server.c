@@ -76,8 +76,7 @@ struct mgmt_server {
 
 struct mgmt_request {
     struct mgmt_server *srv;
-    struct evhttp_request *evreq;  /* NULL once the connection is gone */
-    struct evhttp_request *orphan; /* evreq after its client left: ours to free */
+    struct evhttp_request *evreq; /* NULL once the connection is gone */
     const struct route *route;
     char *args[ROUTE_ARGS_MAX];
     struct evkeyvalq query;
@@ -132,21 +131,16 @@ int mgmt_server_button_start(struct mgmt_server *srv)
 
 /* ---- requests --------------------------------------------------------------------------- */
 
-/* In the close callback: evreq if libevent has detached it from the closing connection, and
- * so left it to us to free; NULL if libevent frees it itself (a server shutdown). libevent
- * 2.1 (evhttp_connection_incoming_fail) detaches a request whose reply has not ended when its
- * client leaves, as a streamed export's does. */
-static struct evhttp_request *evreq_orphaned(struct evhttp_request *evreq)
-{
-    return evreq && !evhttp_request_get_connection(evreq) ? evreq : NULL;
-}
-
 static void on_connection_close(struct evhttp_connection *evcon, void *arg)
 {
     struct mgmt_request *req = arg;
     void (*more)(struct mgmt_request *, void *) = req->more;
 
-    req->orphan = evreq_orphaned(req->evreq);
+    /* libevent 2.1 (evhttp_connection_incoming_fail) takes a request whose reply has not
+     * ended, as a streamed export's, off the leaving client's connection and leaves it to us;
+     * nothing uses it any more. On a server shutdown libevent frees its requests itself. */
+    if (req->evreq && !evhttp_request_get_connection(req->evreq))
+        evhttp_request_free(req->evreq);
     req->evreq = NULL;
     /* A stream waiting for its chunk to drain would wait forever: its continuation runs now,
      * finds the client gone (-EPIPE) and ends the stream, which frees the request. */
@@ -167,8 +161,6 @@ static void request_free(struct mgmt_request *req)
         (void)io_unlink(req->upload_path);
     free(req->upload_path);
     json_decref(req->body);
-    if (req->orphan)
-        evhttp_request_free(req->orphan);
     free(req);
 }
 

@@ -111,6 +111,11 @@ def pkcs12_to_pem(p12, password, out_dir, stem):
     return cert, key
 
 
+def basic_auth(user, password):
+    """The value of an Authorization header for HTTP Basic."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 class ApiError(Exception):
     def __init__(self, status, body):
         super().__init__(f"HTTP {status}: {body}")
@@ -180,8 +185,7 @@ class Connector:
                                             else None)
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if user is not None:
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            req.add_header("Authorization", "Basic " + token)
+            req.add_header("Authorization", basic_auth(user, password))
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:

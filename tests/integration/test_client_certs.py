@@ -5,7 +5,6 @@ client users, each checked by calling GET /connector.sds over HTTPS with Python'
 Three connectors, each shared by the tests of its kind: one with ANCL_CAUT_MODE=Certificate,
 one with ANCL_CAUT_MODE=Password (TLS and client authentication mandatory in both, the
 defaults), and one without a LAN interface."""
-import base64
 import http.client
 import json
 import os
@@ -19,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import Connector, free_port, pkcs12_to_pem, scaled
+from conftest import Connector, basic_auth, free_port, pkcs12_to_pem, scaled
 
 EXIT_ERROR = 1
 EXIT_REFUSED = 5
@@ -136,8 +135,7 @@ def issue(lan, tmp_path, name, *extra):
 
 
 def basic(user, password):
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": "Basic " + token}
+    return {"Authorization": basic_auth(user, password)}
 
 
 def refused(lan, ctx):

@@ -9,7 +9,6 @@ write callback of that status line had run, the callback ran the page's continua
 evhttp_send_done, which stops writing with the body still queued (src/mgmt/server.c,
 invariant 5). The race window is a few microseconds per export, so this test asks many times,
 with exports of one page (the stall) and of several pages (a continuation run twice)."""
-import base64
 import http.client
 import json
 import socket
@@ -18,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import log_entries, scaled
+from conftest import basic_auth, log_entries, scaled
 
 # Exports per kind: the old code stalled in about 1 of 100 single-page exports here.
 ROUNDS = 300
@@ -124,11 +123,6 @@ def test_multi_page_exports_send_each_page_once(c, cookie, many_entries):
 
 
 
-def basic_auth(c):
-    token = base64.b64encode(f"admin:{c.password}".encode()).decode()
-    return {"Authorization": "Basic " + token}
-
-
 def test_a_client_that_leaves_mid_export_costs_nothing(start_connector):
     """A client that closes its connection while an export still streams must not leave
     anything behind: libevent detaches the request from the connection and hands it to us
@@ -142,7 +136,7 @@ def test_a_client_that_leaves_mid_export_costs_nothing(start_connector):
         time.sleep(0.05)
     for _ in range(10):
         conn = connect(c)
-        conn.request("GET", "/api/v1/log/export", headers=basic_auth(c))
+        conn.request("GET", "/api/v1/log/export", headers={"Authorization": basic_auth("admin", c.password)})
         resp = conn.getresponse()
         assert resp.status == 200
         assert resp.read(4096)  # the first page has begun to arrive ...
@@ -150,7 +144,7 @@ def test_a_client_that_leaves_mid_export_costs_nothing(start_connector):
         conn.close()
     # The connector goes on serving, exports included, and stops without a report.
     conn = connect(c)
-    conn.request("GET", "/api/v1/log/export?topic=NK/FIREWALL/DROP", headers=basic_auth(c))
+    conn.request("GET", "/api/v1/log/export?topic=NK/FIREWALL/DROP", headers={"Authorization": basic_auth("admin", c.password)})
     resp = conn.getresponse()
     lines = resp.read().decode().splitlines()
     conn.close()

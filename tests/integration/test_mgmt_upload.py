@@ -4,7 +4,6 @@ Every management request is held to 64 KiB of body before it is authenticated; o
 authenticated upload route (POST /api/v1/update/install-file) reads more, up to 256 MiB,
 streamed into DATA/fw/download/ (src/mgmt/upload.c). These tests speak raw HTTP over TLS where
 they need to send a head without its whole body."""
-import base64
 import os
 import select
 import socket
@@ -13,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import Connector, free_port, scaled, world_template
+from conftest import Connector, basic_auth, free_port, scaled, world_template
 
 PATH = "/api/v1/update/install-file"
 MIB = 1024 * 1024
@@ -30,10 +29,6 @@ def conn(tmp_path_factory):
         yield c
     finally:
         c.stop()
-
-
-def basic(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def tls(c):
@@ -118,7 +113,7 @@ def wait_for(predicate, what, seconds=10):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.parametrize("authorization", [None, basic("nobody", "wrong-password-1")],
+@pytest.mark.parametrize("authorization", [None, basic_auth("nobody", "wrong-password-1")],
                          ids=["no-credentials", "bad-credentials"])
 def test_unauthenticated_upload_is_refused_without_reading_its_body(conn, authorization):
     before = rss_kib(conn)
@@ -135,7 +130,7 @@ def test_unauthenticated_upload_is_refused_without_reading_its_body(conn, author
 
 def test_upload_by_a_role_the_route_does_not_allow_is_refused_with_403(conn):
     with tls(conn) as s:
-        s.sendall(head(4 * MIB, basic("rita", "correct-horse-1")))
+        s.sendall(head(4 * MIB, basic_auth("rita", "correct-horse-1")))
         _, first = push_until_reply(s, 4 * MIB)
         status, body = read_reply(s, first)
     assert status == 403, body
@@ -144,7 +139,7 @@ def test_upload_by_a_role_the_route_does_not_allow_is_refused_with_403(conn):
 
 def test_upload_over_the_limit_is_refused_with_413_before_its_body(conn):
     with tls(conn) as s:
-        s.sendall(head(300 * MIB, basic("admin", conn.password)))
+        s.sendall(head(300 * MIB, basic_auth("admin", conn.password)))
         status, body = read_reply(s)
     assert status == 413, body
     assert b"too_large" in body
@@ -152,7 +147,7 @@ def test_upload_over_the_limit_is_refused_with_413_before_its_body(conn):
 
 def test_json_body_over_the_default_limit_is_refused_with_413(conn):
     with tls(conn) as s:
-        s.sendall(head(128 * 1024, basic("admin", conn.password),
+        s.sendall(head(128 * 1024, basic_auth("admin", conn.password),
                        "PUT /api/v1/settings/SECURITY_LOG_DAYS"))
         status, _ = read_reply(s)
     assert status == 413
@@ -169,7 +164,7 @@ def test_authenticated_upload_larger_than_the_default_limit_reaches_the_installe
 
 def test_client_gone_mid_upload_leaves_no_file_and_the_daemon_answers(conn):
     with tls(conn) as s:
-        s.sendall(head(8 * MIB, basic("admin", conn.password)))
+        s.sendall(head(8 * MIB, basic_auth("admin", conn.password)))
         s.sendall(b"\1" * (2 * MIB))
         wait_for(lambda: downloads(conn) != [], "the upload's file")
     wait_for(lambda: downloads(conn) == [], "the partial upload to be removed")

@@ -1,11 +1,10 @@
 """The security log and the system log as an administrator and an auditor see them."""
-import base64
 import json
 import os
 import time
 import urllib.request
 
-from conftest import scaled
+from conftest import basic_auth, scaled
 
 
 def log_entries(c, **query):
@@ -88,8 +87,7 @@ def test_export_is_json_lines_of_every_entry(connector):
     connector.api("POST", "/control/v1/seclog/append",
                   {"topic": "TEST/EXPORT-END", "params": {}, "durable": True})
     req = urllib.request.Request(connector.url + "/api/v1/log/export?topic=TEST/EXPORT")
-    req.add_header("Authorization", "Basic " + base64.b64encode(
-        f"admin:{connector.password}".encode()).decode())
+    req.add_header("Authorization", basic_auth("admin", connector.password))
     with urllib.request.urlopen(req, context=connector.context(), timeout=scaled(30)) as resp:
         assert resp.headers["Content-Type"] == "application/x-ndjson"
         lines = resp.read().decode().splitlines()

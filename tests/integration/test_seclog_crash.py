@@ -3,12 +3,7 @@ and the log verifies. KONN_CRASH_RUNS sets the number of runs (make soak: 100)."
 import os
 import random
 import signal
-import threading
 import time
-
-import pytest
-
-from conftest import scaled
 
 RUNS = int(os.environ.get("KONN_CRASH_RUNS", "5"))
 # Each run floods at most 30,000 entries (about 9 MB): a budget this large never evicts, so

@@ -139,6 +139,20 @@ static void assert_file(const char *path, const unsigned char *data, size_t len)
     free(got);
 }
 
+/* Takes the connection's upload verdict: accepted, with exactly data in its file, which it
+ * then removes. */
+static void take_accepted(struct fixture *f, const void *data, size_t len)
+{
+    struct mgmt__upload up;
+
+    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
+    assert_int_equal(up.status, 0);
+    assert_int_equal(up.size, len);
+    assert_file(up.path, data, len);
+    unlink(up.path);
+    free(up.path);
+}
+
 /* ---- tests ------------------------------------------------------------------------------ */
 
 static void requests_that_are_not_uploads_pass_unchanged_however_they_arrive(void **state)
@@ -246,7 +260,6 @@ static void the_body_waits_while_the_credentials_are_checked(void **state)
     struct fixture *f = *state;
     unsigned char body[3000];
     char *head = upload_head(sizeof(body)), *got;
-    struct mgmt__upload up;
 
     memset(body, 'b', sizeof(body));
     upload_stub.auth_async = true;
@@ -261,10 +274,7 @@ static void the_body_waits_while_the_credentials_are_checked(void **state)
     got = evhttp_reads(f);
     assert_string_equal(got, HEAD_FOR_EVHTTP);
     free(got);
-    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
-    assert_file(up.path, body, sizeof(body));
-    unlink(up.path);
-    free(up.path);
+    take_accepted(f, body, sizeof(body));
     free(head);
 }
 
@@ -379,7 +389,6 @@ static void an_upload_behind_another_request_is_still_read(void **state)
 {
     struct fixture *f = *state;
     char *head = upload_head(3), *stream = NULL, *got;
-    struct mgmt__upload up;
 
     assert_true(asprintf(&stream, "POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}%sxyz", head) >
                 0);
@@ -387,10 +396,7 @@ static void an_upload_behind_another_request_is_still_read(void **state)
     got = evhttp_reads(f);
     assert_string_equal(got, "POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}" HEAD_FOR_EVHTTP);
     free(got);
-    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
-    assert_int_equal(up.size, 3);
-    unlink(up.path);
-    free(up.path);
+    take_accepted(f, "xyz", 3);
     free(stream);
     free(head);
 }
@@ -402,7 +408,6 @@ static void a_long_head_in_one_byte_reads_is_still_read(void **state)
     struct fixture *f = *state;
     size_t pad = 30000;
     char *head = NULL, *value = malloc(pad + 1), *got;
-    struct mgmt__upload up;
 
     assert_non_null(value);
     memset(value, 'v', pad);
@@ -419,11 +424,7 @@ static void a_long_head_in_one_byte_reads_is_still_read(void **state)
     assert_non_null(strstr(got, "\r\nAuthorization: Basic bGlzYTpwdw==\r\n"
                                 "Content-Length: 0\r\nConnection: close\r\n\r\n"));
     free(got);
-    assert_int_equal(mgmt__upload_take((struct mgmt_server *)f, f->ssl, &up), 0);
-    assert_int_equal(up.status, 0);
-    assert_file(up.path, (const unsigned char *)"xyz", 3);
-    unlink(up.path);
-    free(up.path);
+    take_accepted(f, "xyz", 3);
     free(head);
     free(value);
 }
