@@ -162,6 +162,10 @@ int bench_durable(const struct bench_opts *o)
     for (int i = 0; r == 0 && i < o->rounds; i++) {
         r = round_run(o, i, &a[i], &per_sync[i], &cpu[i], &b[i], &syncs[i]);
         log_syncs[i] = per_sync[i] > 0 ? a[i] / per_sync[i] : 0;
+        if (r == 0)
+            bench_note("durable round %d: seclog %.0f, sqlite %.0f records/s (%.1fx), device "
+                       "%.0f syncs/s",
+                       i + 1, a[i], b[i], b[i] > 0 ? a[i] / b[i] : 0, syncs[i]);
     }
     if (r < 0)
         return r;

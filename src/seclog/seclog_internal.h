@@ -376,6 +376,7 @@ struct seclog__waiter {
     int result;             /* valid once SETTLED: 0 durable, -EIO possibly lost */
     _Atomic uint32_t state; /* enum seclog__waiter_state; the futex word */
     bool listed;            /* under lock: on log->waiters */
+    int cpu;                /* under lock: where it queued, a hint for the wake order */
     struct seclog__waiter *next;
 };
 
@@ -383,6 +384,7 @@ struct seclog__waiter {
 #define SECLOG__WAKE_MAX 64
 struct seclog__wake {
     _Atomic uint32_t *word[SECLOG__WAKE_MAX];
+    int cpu[SECLOG__WAKE_MAX]; /* the waiter's cpu hint, for seclog__wake_flush */
     size_t n;
 };
 

@@ -5,9 +5,12 @@
  * failed fdatasync fails exactly the entries written since the last good one. */
 #include "engine_test.h"
 
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GATE_SYNCS 16
@@ -489,6 +492,94 @@ static void entries_after_a_burst_reach_the_disk_without_a_wake_up(void **state)
     assert_int_equal(fx_mark(fx), base + 304);
 }
 
+/* A thread asleep on a waiter's futex word, as seclog_append_durable sleeps. */
+struct sleeper {
+    pthread_t thread;
+    _Atomic uint32_t word;
+    _Atomic pid_t tid;
+};
+
+static void *sleeper_main(void *arg)
+{
+    struct sleeper *s = arg;
+
+    atomic_store(&s->tid, (pid_t)syscall(SYS_gettid));
+    while (atomic_load(&s->word) == SECLOG__WAITER_WAITING)
+        (void)syscall(SYS_futex, &s->word, FUTEX_WAIT_PRIVATE, SECLOG__WAITER_WAITING, NULL, NULL,
+                      0);
+    return NULL;
+}
+
+/* Whether thread tid of this process sleeps ('S' in its stat line). */
+static bool thread_sleeps(pid_t tid)
+{
+    char path[64], line[256], *close_paren;
+    bool sleeps = false;
+    FILE *f;
+
+    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    f = fopen(path, "r");
+    if (!f)
+        return false;
+    if (fgets(line, sizeof(line), f)) {
+        close_paren = strrchr(line, ')');
+        sleeps = close_paren && close_paren[1] == ' ' && close_paren[2] == 'S';
+    }
+    (void)fclose(f);
+    return sleeps;
+}
+
+/* seclog__wake_flush wakes the producers that queued on another CPU first, then those on
+ * its own: every one of them must wake, whatever its CPU hint (another CPU, this one, or
+ * unknown). The flushing thread is pinned, so "this CPU" stays true while it flushes. */
+static void every_waiter_wakes_whatever_cpu_it_queued_on(void **state)
+{
+    struct sleeper s[3];
+    struct seclog__wake wk = {0};
+    cpu_set_t pin, old;
+    int here;
+
+    (void)state;
+    assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+    here = sched_getcpu();
+    assert_true(here >= 0);
+    CPU_ZERO(&pin);
+    CPU_SET(here, &pin);
+    assert_int_equal(sched_setaffinity(0, sizeof(pin), &pin), 0);
+    for (size_t i = 0; i < ARRAY_SIZE(s); i++) {
+        atomic_init(&s[i].word, SECLOG__WAITER_WAITING);
+        atomic_init(&s[i].tid, 0);
+        assert_int_equal(pthread_create(&s[i].thread, NULL, sleeper_main, &s[i]), 0);
+    }
+    /* Only a thread asleep in the kernel proves that the flush woke it. */
+    for (size_t i = 0; i < ARRAY_SIZE(s); i++) {
+        for (int tries = 0; !(atomic_load(&s[i].tid) && thread_sleeps(atomic_load(&s[i].tid)));
+             tries++) {
+            assert_true(tries < 2000);
+            (void)usleep(1000);
+        }
+        atomic_store(&s[i].word, SECLOG__WAITER_SETTLED);
+        wk.cpu[wk.n] = i == 0 ? here : i == 1 ? here + 1 : -1;
+        wk.word[wk.n++] = &s[i].word;
+    }
+    seclog__wake_flush(&wk);
+    assert_int_equal(wk.n, 0);
+    for (size_t i = 0; i < ARRAY_SIZE(s); i++) {
+        struct timespec until;
+        int r;
+
+        (void)clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 5;
+        r = pthread_timedjoin_np(s[i].thread, NULL, &until);
+        if (r != 0) { /* not woken: wake it, so that the test fails instead of hanging */
+            (void)syscall(SYS_futex, &s[i].word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+            (void)pthread_join(s[i].thread, NULL);
+        }
+        assert_int_equal(r, 0);
+    }
+    assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+}
+
 /* A failed assertion leaves the gate closed: open it, or closing the log waits forever. */
 static int sync_teardown(void **state)
 {
@@ -516,6 +607,7 @@ int main(void)
             sync_teardown),
         cmocka_unit_test_setup_teardown(entries_after_a_burst_reach_the_disk_without_a_wake_up,
                                         fx_setup, sync_teardown),
+        cmocka_unit_test(every_waiter_wakes_whatever_cpu_it_queued_on),
     };
 
     clock_init(CLOCK_MODE_VIRTUAL);
