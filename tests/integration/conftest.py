@@ -157,7 +157,9 @@ class Connector:
                                      + self.output())
             if os.path.exists(url_file):
                 with open(url_file) as f:
-                    assert f.read().strip() == self.url
+                    written = f.read().strip()
+                assert written == self.url, (
+                    f"{url_file} names {written!r}, not {self.url!r}:\n" + self.output())
                 with open(os.path.join(self.data_dir, "initial-admin-password")) as f:
                     self.password = f.read().strip()
                 if self.clock == "virtual":
