@@ -122,7 +122,6 @@ def test_multi_page_exports_send_each_page_once(c, cookie, many_entries):
     export_rounds(c, cookie, "", check, ROUNDS // 10)
 
 
-
 def test_a_client_that_leaves_mid_export_costs_nothing(start_connector):
     """A client that closes its connection while an export still streams must not leave
     anything behind: libevent detaches the request from the connection and hands it to us
@@ -134,9 +133,10 @@ def test_a_client_that_leaves_mid_export_costs_nothing(start_connector):
     while c.api("GET", "/api/v1/log/stats")["topics"].get("NK/FIREWALL/DROP", 0) < 3000:
         assert time.monotonic() < deadline, "the flood did not reach the log"
         time.sleep(0.05)
+    auth = {"Authorization": basic_auth("admin", c.password)}
     for _ in range(10):
         conn = connect(c)
-        conn.request("GET", "/api/v1/log/export", headers={"Authorization": basic_auth("admin", c.password)})
+        conn.request("GET", "/api/v1/log/export", headers=auth)
         resp = conn.getresponse()
         assert resp.status == 200
         assert resp.read(4096)  # the first page has begun to arrive ...
@@ -144,7 +144,7 @@ def test_a_client_that_leaves_mid_export_costs_nothing(start_connector):
         conn.close()
     # The connector goes on serving, exports included, and stops without a report.
     conn = connect(c)
-    conn.request("GET", "/api/v1/log/export?topic=NK/FIREWALL/DROP", headers={"Authorization": basic_auth("admin", c.password)})
+    conn.request("GET", "/api/v1/log/export?topic=NK/FIREWALL/DROP", headers=auth)
     resp = conn.getresponse()
     lines = resp.read().decode().splitlines()
     conn.close()

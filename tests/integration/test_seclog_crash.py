@@ -9,7 +9,7 @@ RUNS = int(os.environ.get("KONN_CRASH_RUNS", "5"))
 # Each run floods at most 30,000 entries (about 9 MB): a budget this large never evicts, so
 # every acknowledged record must still be there (100 runs of the soak overflowed the default
 # 256 MB and lost the first runs' records to eviction, correctly, but not to a crash).
-CAPACITY_MB = 16 + 12 * RUNS
+BUDGET = ("--setting", f"SECLOG_CAPACITY_MB={16 + 12 * RUNS}")
 
 
 def test_kill_during_flood_loses_nothing_acknowledged(start_connector, data_dir):
@@ -17,7 +17,7 @@ def test_kill_during_flood_loses_nothing_acknowledged(start_connector, data_dir)
     acked = []
     port = None
     for run in range(RUNS):
-        c = start_connector(("--setting", f"SECLOG_CAPACITY_MB={CAPACITY_MB}"), port=port)
+        c = start_connector(BUDGET, port=port)
         port = c.port
         c.api("POST", "/control/v1/fault/flood",
               {"rate": 20000, "seconds": 30, "distinct": True})
@@ -34,7 +34,7 @@ def test_kill_during_flood_loses_nothing_acknowledged(start_connector, data_dir)
         c.proc.wait()
         c.stopped = True
         c.log.close()
-    c = start_connector(("--setting", f"SECLOG_CAPACITY_MB={CAPACITY_MB}"), port=port)
+    c = start_connector(BUDGET, port=port)
     assert c.api("GET", "/api/v1/log/stats")["first_seq"] == 1  # nothing was evicted
     present = set()
     page = c.api("GET", "/api/v1/log?topic=TEST/ACK&limit=1000&order=oldest")
